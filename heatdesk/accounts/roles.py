@@ -1,0 +1,77 @@
+"""Roles are groups with permissions, declared here once and synced after every migrate."""
+
+from typing import Any
+
+ROLE_RESIDENT = "resident"
+ROLE_COLLECTOR = "collector"
+ROLE_TECHNICIAN = "technician"
+ROLE_AGENT = "agent"
+ROLE_FINANCE = "finance"
+ROLE_ADMIN = "admin"
+
+ROLE_LABELS = {
+    ROLE_RESIDENT: "供暖用户",
+    ROLE_COLLECTOR: "收费员",
+    ROLE_TECHNICIAN: "维修员",
+    ROLE_AGENT: "客服",
+    ROLE_FINANCE: "财务",
+    ROLE_ADMIN: "系统管理员",
+}
+
+# "app_label.codename" permissions per role; later apps add theirs here.
+ROLE_PERMISSIONS: dict[str, set[str]] = {
+    ROLE_RESIDENT: set(),
+    ROLE_COLLECTOR: {"estates.view_house", "estates.view_community"},
+    ROLE_TECHNICIAN: {"estates.view_house", "estates.view_community"},
+    ROLE_AGENT: {
+        "estates.view_house",
+        "estates.view_community",
+        "estates.view_housebinding",
+        "estates.manage_bindings",
+    },
+    ROLE_FINANCE: {"estates.view_house", "estates.view_community", "audit.view_auditentry"},
+    ROLE_ADMIN: {
+        "estates.view_house",
+        "estates.add_house",
+        "estates.change_house",
+        "estates.view_community",
+        "estates.add_community",
+        "estates.change_community",
+        "estates.view_building",
+        "estates.add_building",
+        "estates.change_building",
+        "estates.view_unit",
+        "estates.add_unit",
+        "estates.change_unit",
+        "estates.view_housebinding",
+        "estates.manage_bindings",
+        "estates.import_houses",
+        "accounts.view_user",
+        "accounts.add_user",
+        "accounts.change_user",
+        "audit.view_auditentry",
+    },
+}
+STAFF_ROLES = [r for r in ROLE_PERMISSIONS if r != ROLE_RESIDENT]
+
+
+def sync_roles() -> None:
+    """Create the role groups and set their permissions to exactly what ROLE_PERMISSIONS says."""
+    from django.contrib.auth.models import Group, Permission
+
+    for role, perms in ROLE_PERMISSIONS.items():
+        group, _ = Group.objects.get_or_create(name=role)
+        wanted = []
+        for dotted in sorted(perms):
+            app_label, codename = dotted.split(".", 1)
+            found = Permission.objects.filter(
+                content_type__app_label=app_label, codename=codename
+            ).first()
+            if found is not None:
+                wanted.append(found)
+        group.permissions.set(wanted)
+
+
+def sync_roles_after_migrate(sender: Any, **kwargs: Any) -> None:
+    # Permissions of later apps appear as their own post_migrate runs; syncing each time is cheap.
+    sync_roles()

@@ -1,0 +1,29 @@
+"""The API root: /api/v1/, bearer auth by default, one error format."""
+
+from django.conf import settings
+from ninja import NinjaAPI
+
+from heatdesk.accounts.api import router as accounts_router
+from heatdesk.accounts.auth import bearer
+from heatdesk.core.api import install_error_handlers
+from heatdesk.estates.api import router as estates_router
+
+api = NinjaAPI(
+    title="HeatDesk API",
+    version="1",
+    description=(
+        "HeatDesk's REST API for the resident app and the WeChat mini-program. Every error has "
+        "the body `{code, message, fields}`; `code` is stable, `message` is for people."
+    ),
+    auth=bearer,
+    urls_namespace="api",
+    docs_url="/docs",
+)
+install_error_handlers(api)
+api.add_router("", accounts_router)
+api.add_router("", estates_router)
+
+if settings.SANDBOX:
+    from heatdesk.sandbox.api import router as sandbox_router
+
+    api.add_router("/sandbox", sandbox_router)

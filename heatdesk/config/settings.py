@@ -1,0 +1,227 @@
+"""HeatDesk settings: one module, driven by environment variables (see the README's table)."""
+
+import base64
+import hashlib
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+from heatdesk.config.env import env_bool, env_int, env_list, env_str
+
+BASE_DIR = Path(__file__).resolve().parent.parent.parent
+VAR_DIR = Path(env_str("HEATDESK_VAR_DIR", str(BASE_DIR / "var")))
+
+HEATDESK_ENV = env_str("HEATDESK_ENV", "development")
+if HEATDESK_ENV not in {"development", "production", "test"}:
+    raise ImproperlyConfigured("HEATDESK_ENV must be development, production or test")
+PRODUCTION = HEATDESK_ENV == "production"
+
+DEV_SECRET = "heatdesk-development-only-secret"  # noqa: S105 - refused in production below
+SECRET_KEY = env_str("SECRET_KEY", DEV_SECRET)
+DEBUG = env_bool("DEBUG", default=False)
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "testserver"])
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+
+# Sandbox: local simulators (SMS inbox, WeChat login, payment providers). Never in production.
+SANDBOX = env_bool("HEATDESK_SANDBOX", default=not PRODUCTION)
+# Bench-only endpoints (bare JSON, one-row read, one-row insert), mounted only by `make bench`.
+BENCH_ENDPOINTS = env_bool("HEATDESK_BENCH", default=False)
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django_tasks",
+    "django_tasks_db",
+    "heatdesk.core",
+    "heatdesk.audit",
+    "heatdesk.accounts",
+    "heatdesk.notifications",
+    "heatdesk.estates",
+    "heatdesk.sandbox",
+    "heatdesk.console",
+]
+if BENCH_ENDPOINTS:
+    INSTALLED_APPS.append("bench.app")
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "heatdesk.config.urls"
+WSGI_APPLICATION = "heatdesk.config.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.template.context_processors.i18n",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "heatdesk.core.context_processors.heatdesk",
+            ],
+        },
+    },
+]
+
+# Database: DATABASE_URL (postgres://… in production); the embedded default is SQLite under var/.
+DATABASE_URL = env_str("DATABASE_URL", f"sqlite:///{VAR_DIR / 'heatdesk.sqlite3'}")
+_db = dj_database_url.parse(DATABASE_URL, conn_max_age=env_int("DB_CONN_MAX_AGE", 600))
+if _db["ENGINE"] == "django.db.backends.sqlite3":
+    # WAL + IMMEDIATE transactions: writers queue on the database lock instead of failing on
+    # upgrade, so SQLite decides races the same way PostgreSQL's row locks do.
+    _db["OPTIONS"] = {
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 20,
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
+        "PRAGMA foreign_keys=ON;",
+    }
+_db["ATOMIC_REQUESTS"] = False
+DATABASES = {"default": _db}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# Cache: Redis when REDIS_URL is set, else local memory (nothing correctness-critical is cached;
+# rate limits live in the database or Redis, see heatdesk.core.ratelimit).
+REDIS_URL = env_str("REDIS_URL", "")
+if REDIS_URL:
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+TASKS = {"default": {"BACKEND": env_str("TASKS_BACKEND", "django_tasks_db.DatabaseBackend")}}
+
+AUTH_USER_MODEL = "accounts.User"
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": 10},
+    },
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "console:login"
+LOGIN_REDIRECT_URL = "console:home"
+
+LANGUAGE_CODE = "zh-hans"
+LANGUAGES = [("zh-hans", "简体中文"), ("en", "English")]
+LOCALE_PATHS = [BASE_DIR / "heatdesk" / "locale"]
+TIME_ZONE = "Asia/Shanghai"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = Path(env_str("STATIC_ROOT", str(VAR_DIR / "static")))
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+
+# Security headers; HTTPS-only cookies when served behind TLS in production.
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SECURE = PRODUCTION
+CSRF_COOKIE_SECURE = PRODUCTION
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if PRODUCTION else None
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0)
+# How many reverse proxies sit in front of the server; their X-Forwarded-For hops are trusted.
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
+
+
+def _dev_key(label: str) -> str:
+    return base64.b64encode(hashlib.sha256(f"{DEV_SECRET}:{label}".encode()).digest()).decode()
+
+
+_DEV_FIELD_KEYS = f"dev1:{_dev_key('field')}"
+# Personal data encryption: "kid:base64key,kid2:base64key" (AES-256-GCM); the first key encrypts,
+# all of them decrypt: put a new key first, then re-encrypt old rows with `heatdesk rekey`.
+FIELD_ENCRYPTION_KEYS = env_str("FIELD_ENCRYPTION_KEYS", _DEV_FIELD_KEYS)
+# Keyed hash (HMAC-SHA256) for looking personal data up without decrypting it (blind index).
+BLIND_INDEX_KEY = env_str("BLIND_INDEX_KEY", _dev_key("blind-index"))
+
+# SMS: sandbox (inbox page), aliyun or tencent.
+SMS_PROVIDER = env_str("SMS_PROVIDER", "sandbox" if SANDBOX else "")
+SMS_SIGN_NAME = env_str("SMS_SIGN_NAME", "HeatDesk")
+SMS_LOGIN_TEMPLATE = env_str("SMS_LOGIN_TEMPLATE", "")
+ALIYUN_SMS_ACCESS_KEY_ID = env_str("ALIYUN_SMS_ACCESS_KEY_ID", "")
+ALIYUN_SMS_ACCESS_KEY_SECRET = env_str("ALIYUN_SMS_ACCESS_KEY_SECRET", "")
+ALIYUN_SMS_ENDPOINT = env_str("ALIYUN_SMS_ENDPOINT", "https://dysmsapi.aliyuncs.com/")
+TENCENT_SMS_SECRET_ID = env_str("TENCENT_SMS_SECRET_ID", "")
+TENCENT_SMS_SECRET_KEY = env_str("TENCENT_SMS_SECRET_KEY", "")
+TENCENT_SMS_SDK_APP_ID = env_str("TENCENT_SMS_SDK_APP_ID", "")
+TENCENT_SMS_REGION = env_str("TENCENT_SMS_REGION", "ap-guangzhou")
+TENCENT_SMS_ENDPOINT = env_str("TENCENT_SMS_ENDPOINT", "https://sms.tencentcloudapi.com/")
+
+# SMS login codes and their limits.
+SMS_CODE_TTL_SECONDS = env_int("SMS_CODE_TTL_SECONDS", 300)
+SMS_CODE_INTERVAL_SECONDS = env_int("SMS_CODE_INTERVAL_SECONDS", 60)
+SMS_CODE_DAILY_LIMIT = env_int("SMS_CODE_DAILY_LIMIT", 10)
+SMS_CODE_IP_HOURLY_LIMIT = env_int("SMS_CODE_IP_HOURLY_LIMIT", 30)
+SMS_CODE_MAX_ATTEMPTS = env_int("SMS_CODE_MAX_ATTEMPTS", 5)
+SMS_CODE_LOCK_SECONDS = env_int("SMS_CODE_LOCK_SECONDS", 900)
+
+# WeChat mini-program login (jscode2session).
+WECHAT_MINI_APPID = env_str("WECHAT_MINI_APPID", "wx-sandbox-appid" if SANDBOX else "")
+WECHAT_MINI_SECRET = env_str("WECHAT_MINI_SECRET", "sandbox-secret" if SANDBOX else "")
+WECHAT_API_BASE = env_str(
+    "WECHAT_API_BASE",
+    f"{env_str('PUBLIC_BASE_URL', 'http://127.0.0.1:8000')}/sandbox/wechat"
+    if SANDBOX
+    else "https://api.weixin.qq.com",
+)
+
+# API tokens and privacy policy.
+API_TOKEN_TTL_HOURS = env_int("API_TOKEN_TTL_HOURS", 24 * 30)
+PRIVACY_POLICY_VERSION = env_str("PRIVACY_POLICY_VERSION", "2026-11")
+
+# Binding houses.
+MAX_HOUSES_PER_RESIDENT = env_int("MAX_HOUSES_PER_RESIDENT", 10)
+BIND_FAILURES_PER_HOUR = env_int("BIND_FAILURES_PER_HOUR", 5)
+
+# Public base URL, used in links sent by SMS and printed by `make run`.
+PUBLIC_BASE_URL = env_str("PUBLIC_BASE_URL", "http://127.0.0.1:8000")
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    "loggers": {"django.db.backends": {"level": "WARNING"}},
+}
+
+if PRODUCTION:
+    problems = []
+    if SECRET_KEY == DEV_SECRET or len(SECRET_KEY) < 32:
+        problems.append("SECRET_KEY must be set to a long random value")
+    if SANDBOX:
+        problems.append("HEATDESK_SANDBOX must be off")
+    if FIELD_ENCRYPTION_KEYS == _DEV_FIELD_KEYS or _dev_key("blind-index") == BLIND_INDEX_KEY:
+        problems.append("FIELD_ENCRYPTION_KEYS and BLIND_INDEX_KEY must be set")
+    if SMS_PROVIDER not in {"aliyun", "tencent"}:
+        problems.append("SMS_PROVIDER must be aliyun or tencent")
+    if problems:
+        raise ImproperlyConfigured("Refusing to start in production: " + "; ".join(problems))

@@ -1,0 +1,23 @@
+from django.conf import settings
+from django.contrib import admin
+from django.urls import include, path
+
+from heatdesk.config.api import api
+from heatdesk.core import views as core_views
+
+urlpatterns = [
+    path("healthz", core_views.healthz, name="healthz"),
+    path("readyz", core_views.readyz, name="readyz"),
+    path("privacy/", core_views.privacy_policy, name="privacy-policy"),
+    path("api/v1/", api.urls),
+    path("admin/", admin.site.urls),
+    path("console/", include("heatdesk.console.urls")),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("", core_views.home, name="home"),
+]
+
+if settings.SANDBOX:
+    urlpatterns.insert(0, path("sandbox/", include("heatdesk.sandbox.urls")))
+
+if settings.BENCH_ENDPOINTS:
+    urlpatterns.insert(0, path("bench/", include("bench.app.urls")))

@@ -1,0 +1,171 @@
+"""Rate limits that hold across processes and machines.
+
+Kept in the database by default (one atomic upsert per hit, so two processes can never both
+slip under a limit) or in Redis when REDIS_URL is set. Keys carry their own window, so a counter
+is a plain row or Redis key that expires.
+"""
+
+import datetime as dt
+import math
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from django.conf import settings
+from django.db import connection, transaction
+
+from heatdesk.core import clock
+
+
+@dataclass(frozen=True)
+class Window:
+    key: str
+    expires_at: dt.datetime
+
+
+def fixed_window(name: str, *, seconds: int) -> Window:
+    """The current window of `seconds` for `name` (e.g. per phone per hour)."""
+    now = clock.now().timestamp()
+    bucket = int(now // seconds)
+    expires = dt.datetime.fromtimestamp((bucket + 1) * seconds, tz=dt.UTC)
+    return Window(key=f"{name}:{seconds}:{bucket}", expires_at=expires)
+
+
+def local_day_window(name: str) -> Window:
+    """Today's window in Asia/Shanghai (for 'at most N a day')."""
+    today = clock.local_today()
+    return Window(
+        key=f"{name}:day:{today.isoformat()}",
+        expires_at=clock.local_day_start(today + dt.timedelta(days=1)),
+    )
+
+
+def hit(window: Window) -> int:
+    """Count one event in the window and return the count including it."""
+    return _backend().hit(window)
+
+
+def peek(window: Window) -> int:
+    """The count so far, without counting."""
+    return _backend().peek(window)
+
+
+def cooldown_start(name: str, *, seconds: int) -> int:
+    """Start a cooldown for `name`; returns 0 when started, else seconds left of the running one."""
+    return _backend().cooldown_start(name, seconds)
+
+
+def cooldown_remaining(name: str) -> int:
+    """Seconds left of a running cooldown for `name`, or 0."""
+    return _backend().cooldown_remaining(name)
+
+
+def seconds_until(moment: dt.datetime) -> int:
+    return max(1, math.ceil((moment - clock.now()).total_seconds()))
+
+
+class _DatabaseBackend:
+    def hit(self, window: Window) -> int:
+        table = "core_ratecounter"
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO {table} (key, count, expires_at) VALUES (%s, 1, %s) "  # noqa: S608
+                f"ON CONFLICT (key) DO UPDATE SET count = {table}.count + 1 RETURNING count",
+                [window.key, _db_time(window.expires_at)],
+            )
+            row = cursor.fetchone()
+        return int(row[0])
+
+    def peek(self, window: Window) -> int:
+        from heatdesk.core.models import RateCounter
+
+        found = RateCounter.objects.filter(key=window.key).values_list("count", flat=True).first()
+        return int(found or 0)
+
+    def cooldown_start(self, name: str, seconds: int) -> int:
+        now = clock.now()
+        until = now + dt.timedelta(seconds=seconds)
+        table = "core_ratecounter"
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO {table} (key, count, expires_at) VALUES (%s, 1, %s) "  # noqa: S608
+                f"ON CONFLICT (key) DO UPDATE SET count = {table}.count + 1, "
+                f"expires_at = excluded.expires_at WHERE {table}.expires_at <= %s "
+                "RETURNING count",
+                [f"cooldown:{name}", _db_time(until), _db_time(now)],
+            )
+            started = cursor.fetchone() is not None
+            if started:
+                return 0
+            cursor.execute(
+                f"SELECT expires_at FROM {table} WHERE key = %s",  # noqa: S608
+                [f"cooldown:{name}"],
+            )
+            row = cursor.fetchone()
+        expires = row[0] if isinstance(row[0], dt.datetime) else _parse(row[0])
+        return seconds_until(expires)
+
+    def cooldown_remaining(self, name: str) -> int:
+        from heatdesk.core.models import RateCounter
+
+        expires = (
+            RateCounter.objects.filter(key=f"cooldown:{name}", expires_at__gt=clock.now())
+            .values_list("expires_at", flat=True)
+            .first()
+        )
+        return seconds_until(expires) if expires else 0
+
+
+def _db_time(moment: dt.datetime) -> Any:
+    return connection.ops.adapt_datetimefield_value(moment)
+
+
+def _parse(value: Any) -> dt.datetime:
+    parsed = dt.datetime.fromisoformat(str(value))
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+
+
+class _RedisBackend:
+    def __init__(self, url: str) -> None:
+        import redis
+
+        self.client = redis.Redis.from_url(url)
+
+    def hit(self, window: Window) -> int:
+        key = f"heatdesk:rl:{window.key}"
+        pipe = self.client.pipeline()
+        pipe.incr(key)
+        pipe.expireat(key, int(window.expires_at.timestamp()) + 1)
+        count, _ = pipe.execute()
+        return int(count)
+
+    def peek(self, window: Window) -> int:
+        value = self.client.get(f"heatdesk:rl:{window.key}")
+        return int(value) if value is not None else 0
+
+    def cooldown_start(self, name: str, seconds: int) -> int:
+        key = f"heatdesk:cool:{name}"
+        if self.client.set(key, 1, ex=seconds, nx=True):
+            return 0
+        return max(1, int(self.client.ttl(key)))
+
+    def cooldown_remaining(self, name: str) -> int:
+        ttl = int(self.client.ttl(f"heatdesk:cool:{name}"))
+        return max(ttl, 0)
+
+
+@lru_cache(maxsize=2)
+def _backend_for(redis_url: str) -> _DatabaseBackend | _RedisBackend:
+    return _RedisBackend(redis_url) if redis_url else _DatabaseBackend()
+
+
+def _backend() -> _DatabaseBackend | _RedisBackend:
+    return _backend_for(getattr(settings, "RATELIMIT_REDIS_URL", settings.REDIS_URL))
+
+
+def purge_expired() -> int:
+    """Delete expired database counters (a periodic job)."""
+    from heatdesk.core.models import RateCounter
+
+    deleted, _ = RateCounter.objects.filter(expires_at__lt=clock.now()).delete()
+    return deleted

@@ -1,0 +1,163 @@
+"""Binding residents to houses."""
+
+import hmac
+import re
+
+from django.conf import settings
+from django.db import transaction
+
+from heatdesk.accounts.models import User
+from heatdesk.audit.services import audit_record
+from heatdesk.core import clock, ratelimit
+from heatdesk.core.errors import (
+    ApplicationError,
+    NotFound,
+    PermissionDenied,
+    RateLimited,
+    ValidationFailed,
+)
+from heatdesk.estates.models import House, HouseBinding
+
+MISMATCH = "户号与户主信息不匹配，请核对后重试。"
+
+
+def _normalize_name(name: str) -> str:
+    return re.sub(r"\s+", "", name or "")
+
+
+def owner_check_passes(*, house: House, owner_name: str = "", phone_last4: str = "") -> bool:
+    """The owner's full name, or the last four digits of the owner's phone, must match."""
+    if owner_name:
+        expected = _normalize_name(house.owner_name)
+        return bool(expected) and hmac.compare_digest(
+            expected.encode(), _normalize_name(owner_name).encode()
+        )
+    if phone_last4:
+        phone = house.owner_phone or ""
+        return len(phone) >= 4 and hmac.compare_digest(phone[-4:].encode(), phone_last4.encode())
+    return False
+
+
+def _failure_windows(*, user: User, account_no: str) -> list[ratelimit.Window]:
+    return [
+        ratelimit.fixed_window(f"bind-fail:user:{user.pk}", seconds=3600),
+        ratelimit.fixed_window(f"bind-fail:house:{account_no}", seconds=3600),
+    ]
+
+
+def house_bind(
+    *,
+    user: User,
+    account_no: str,
+    relation: str,
+    owner_name: str = "",
+    phone_last4: str = "",
+    ip: str = "",
+) -> HouseBinding:
+    """Bind a house to a resident after the owner check. Binding twice returns the first binding.
+
+    Failed checks are limited per resident and per account number (BIND_FAILURES_PER_HOUR), so
+    the last four digits cannot be guessed by trying.
+    """
+    account_no = (account_no or "").strip()
+    fields: dict[str, list[str]] = {}
+    if not account_no:
+        fields["account_no"] = ["请输入户号。"]
+    if relation not in HouseBinding.Relation.values:
+        fields["relation"] = ["请选择与户主的关系。"]
+    if not owner_name.strip() and not phone_last4:
+        fields["owner_name"] = ["请填写户主姓名或户主手机号后四位。"]
+    if phone_last4 and not re.fullmatch(r"\d{4}", phone_last4):
+        fields["phone_last4"] = ["请输入4位数字。"]
+    if fields:
+        raise ValidationFailed("请检查填写的内容。", fields=fields)
+
+    windows = _failure_windows(user=user, account_no=account_no)
+    limit = settings.BIND_FAILURES_PER_HOUR
+    for window in windows:
+        if ratelimit.peek(window) >= limit:
+            raise RateLimited(
+                "验证失败次数过多，请一小时后再试或联系客服。",
+                code="bind_locked",
+                retry_after=ratelimit.seconds_until(window.expires_at),
+            )
+
+    house = (
+        House.objects.select_related("unit__building__community")
+        .filter(account_no=account_no)
+        .first()
+    )
+    if house is None or not owner_check_passes(
+        house=house, owner_name=owner_name, phone_last4=phone_last4
+    ):
+        for window in windows:
+            ratelimit.hit(window)
+        raise ApplicationError(
+            MISMATCH, code="owner_check_failed", fields={"owner_name": [MISMATCH]}
+        )
+    return _bind(user=user, house=house, relation=relation, by=None, ip=ip)
+
+
+def _bind(*, user: User, house: House, relation: str, by: User | None, ip: str) -> HouseBinding:
+    with transaction.atomic():
+        # One lock per resident serialises their binds, so the house limit holds under races.
+        User.objects.select_for_update().filter(pk=user.pk).first()
+        existing = HouseBinding.objects.filter(user=user, house=house, ended_at=None).first()
+        if existing is not None:
+            return existing
+        active = HouseBinding.objects.filter(user=user, ended_at=None).count()
+        if active >= settings.MAX_HOUSES_PER_RESIDENT:
+            raise ApplicationError(
+                f"每位用户最多绑定{settings.MAX_HOUSES_PER_RESIDENT}户，请先解绑不用的房屋。",
+                code="house_limit_reached",
+            )
+        binding = HouseBinding.objects.create(
+            user=user, house=house, relation=relation, created_by=by
+        )
+        audit_record(
+            actor=by or user,
+            action="house.bind",
+            obj=binding,
+            after={"user": user.public_id, "house": house.account_no, "relation": relation},
+            ip=ip,
+        )
+    return binding
+
+
+def house_unbind(
+    *, user: User, house_public_id: str, by: User | None = None, reason: str = "", ip: str = ""
+) -> HouseBinding:
+    """End the resident's active binding to a house (a repeat call is refused with 404)."""
+    with transaction.atomic():
+        binding = (
+            HouseBinding.objects.select_for_update()
+            .filter(user=user, house__public_id=house_public_id, ended_at=None)
+            .first()
+        )
+        if binding is None:
+            raise NotFound("未找到该房屋。", code="house_not_found")
+        binding.ended_at = clock.now()
+        binding.ended_by = by or user
+        binding.save(update_fields=["ended_at", "ended_by"])
+        audit_record(
+            actor=by or user,
+            action="house.unbind",
+            obj=binding,
+            before={"active": True},
+            after={"active": False},
+            reason=reason,
+            ip=ip,
+        )
+    return binding
+
+
+def house_bind_by_staff(
+    *, staff: User, resident: User, house: House, relation: str, reason: str = "", ip: str = ""
+) -> HouseBinding:
+    """Staff bind a house for a resident (no owner check: staff have seen the papers)."""
+    if not staff.has_perm("estates.manage_bindings"):
+        raise PermissionDenied("没有权限为用户绑定房屋。")
+    if relation not in HouseBinding.Relation.values:
+        raise ValidationFailed("请选择与户主的关系。", fields={"relation": ["无效的关系。"]})
+    binding = _bind(user=resident, house=house, relation=relation, by=staff, ip=ip)
+    return binding

@@ -1,0 +1,1 @@
+"""SMS delivery through a configured provider (sandbox, aliyun, tencent)."""

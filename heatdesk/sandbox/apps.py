@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class SandboxConfig(AppConfig):
+    name = "heatdesk.sandbox"
+    label = "sandbox"
+    verbose_name = "沙箱"
