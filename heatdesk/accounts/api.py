@@ -9,6 +9,7 @@ from ninja import Router, Status
 
 from heatdesk.accounts import services
 from heatdesk.accounts.auth import bearer, request_user
+from heatdesk.accounts.models import User
 from heatdesk.accounts.schemas import (
     LoginOut,
     MeOut,
@@ -30,12 +31,12 @@ router = Router(tags=["auth"])
 ERRORS = {400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 422: ErrorOut, 429: ErrorOut}
 
 
-def _login_out(user: object, token: str) -> dict[str, object]:
+def _login_out(user: User, token: str) -> dict[str, object]:
     return {
         "token": token,
         "expires_in": settings.API_TOKEN_TTL_HOURS * 3600,
         "user": user_me(user=user),
-    }  # type: ignore[arg-type]
+    }
 
 
 @router.post(
