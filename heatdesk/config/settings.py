@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "heatdesk.estates",
     "heatdesk.sandbox",
     "heatdesk.console",
+    "heatdesk.resident",
 ]
 if BENCH_ENDPOINTS:
     INSTALLED_APPS.append("bench.app")

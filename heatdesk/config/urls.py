@@ -12,6 +12,7 @@ urlpatterns = [
     path("api/v1/", api.urls),
     path("admin/", admin.site.urls),
     path("console/", include("heatdesk.console.urls")),
+    path("m/", include("heatdesk.resident.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("", core_views.home, name="home"),
 ]

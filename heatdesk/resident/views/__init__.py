@@ -1,0 +1,1 @@
+"""Resident pages: thin views that parse, authorize, call one service or selector, and render."""
