@@ -274,3 +274,26 @@ def wechat_bind_phone(*, user: User, phone: str, code: str) -> User:
             tokens_revoke_all(user=user)
             User.objects.filter(pk=user.pk, phone_hash=None).update(is_active=False)
         return owner
+
+
+def sms_codes_purge(*, older_than: dt.timedelta = dt.timedelta(days=1)) -> int:
+    """Delete login codes that expired or were used more than `older_than` ago (a periodic job).
+
+    Nothing reads a dead code again: send and failure limits live in rate counters.
+    """
+    cutoff = clock.now() - older_than
+    dead = SmsCode.objects.filter(expires_at__lt=cutoff) | SmsCode.objects.filter(
+        consumed_at__lt=cutoff
+    )
+    deleted, _ = dead.delete()
+    return deleted
+
+
+def api_tokens_purge(*, older_than: dt.timedelta = dt.timedelta(days=30)) -> int:
+    """Delete tokens that expired or were revoked more than `older_than` ago (a periodic job)."""
+    cutoff = clock.now() - older_than
+    dead = ApiToken.objects.filter(expires_at__lt=cutoff) | ApiToken.objects.filter(
+        revoked_at__lt=cutoff
+    )
+    deleted, _ = dead.delete()
+    return deleted

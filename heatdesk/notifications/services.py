@@ -1,5 +1,6 @@
 """Queueing and delivering messages."""
 
+import datetime as dt
 import json
 
 from django.db import transaction
@@ -67,3 +68,32 @@ def sms_deliver_one(*, message_id: int) -> OutboundSms:
     )
     message.refresh_from_db()
     return message
+
+
+def sms_requeue_stuck(
+    *,
+    stuck_for: dt.timedelta = dt.timedelta(minutes=2),
+    give_up_after: dt.timedelta = dt.timedelta(days=1),
+    limit: int = 500,
+) -> int:
+    """Enqueue delivery again for messages still queued after `stuck_for` (a periodic job).
+
+    Picks up a delivery whose task was lost or that failed in a way worth retrying. Delivery is
+    idempotent, so a message whose first task is merely late is not sent twice. Messages older
+    than `give_up_after` are left alone: a login code that late is of no use to anyone.
+    """
+    from heatdesk.notifications.tasks import sms_deliver
+
+    now = clock.now()
+    stuck = list(
+        OutboundSms.objects.filter(
+            status=OutboundSms.Status.QUEUED,
+            created_at__lt=now - stuck_for,
+            created_at__gte=now - give_up_after,
+        )
+        .order_by("pk")
+        .values_list("pk", flat=True)[:limit]
+    )
+    for message_id in stuck:
+        sms_deliver.enqueue(message_id)
+    return len(stuck)
