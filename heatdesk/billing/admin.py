@@ -1,0 +1,179 @@
+"""Back office for seasons, tariffs and bills. Every write goes through billing.services."""
+
+from typing import Any
+
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
+from django.forms import ModelForm
+from django.http import HttpRequest
+
+from heatdesk.billing import services
+from heatdesk.billing.models import Bill, BillLine, HeatingSeason, Tariff
+from heatdesk.core.errors import ApplicationError
+from heatdesk.core.money import format_fen
+
+
+def _all_fields(model: Any) -> list[str]:
+    return [field.name for field in model._meta.fields]
+
+
+def _refused(exc: ApplicationError) -> PermissionDenied:
+    return PermissionDenied(exc.message)
+
+
+@admin.register(HeatingSeason)
+class HeatingSeasonAdmin(admin.ModelAdmin):
+    list_display = (
+        "code",
+        "heating_start",
+        "heating_end",
+        "payment_due_date",
+        "late_fee_kind",
+        "status",
+    )
+    list_filter = ("status",)
+    readonly_fields = ("status", "opened_at", "closed_at", "created_at", "created_by")
+    actions = ["open_selected", "close_selected"]
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        if obj is not None and obj.status != HeatingSeason.Status.DRAFT:
+            return False
+        return super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def save_model(self, request: HttpRequest, obj: Any, form: ModelForm, change: bool) -> None:
+        data = {
+            name: form.cleaned_data[name]
+            for name in (form.changed_data if change else form.cleaned_data)
+            if name in services.SEASON_FIELDS
+        }
+        try:
+            if change:
+                services.season_update(season=obj, by=request.user, **data)  # type: ignore[arg-type]
+            else:
+                obj.pk = services.season_create(by=request.user, **data).pk  # type: ignore[arg-type]
+        except ApplicationError as exc:
+            raise _refused(exc) from exc
+
+    @admin.action(description="开启所选采暖季", permissions=["change"])
+    def open_selected(self, request: HttpRequest, queryset: QuerySet[HeatingSeason]) -> None:
+        self._move(request, queryset, services.season_open)
+
+    @admin.action(description="结束所选采暖季", permissions=["change"])
+    def close_selected(self, request: HttpRequest, queryset: QuerySet[HeatingSeason]) -> None:
+        self._move(request, queryset, services.season_close)
+
+    def _move(self, request: HttpRequest, queryset: QuerySet[HeatingSeason], move: Any) -> None:
+        for season in queryset.order_by("pk"):
+            try:
+                move(season=season, by=request.user)
+            except ApplicationError as exc:
+                self.message_user(request, f"{season}：{exc.message}", messages.ERROR)
+            else:
+                self.message_user(request, f"{season}：已{season.get_status_display()}")
+
+
+@admin.register(Tariff)
+class TariffAdmin(admin.ModelAdmin):
+    list_display = (
+        "season",
+        "usage_type",
+        "user_type",
+        "version",
+        "pricing",
+        "area_price",
+        "in_use_since",
+    )
+    list_filter = ("season", "usage_type", "user_type", "pricing")
+    actions = ["new_version"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        fixed = ["version", "in_use_since", "created_at", "created_by"]
+        if obj is not None:
+            fixed += ["season", "usage_type", "user_type"]
+        return fixed
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        if obj is not None and obj.in_use_since is not None:
+            return False
+        return super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def save_model(self, request: HttpRequest, obj: Any, form: ModelForm, change: bool) -> None:
+        names = form.changed_data if change else form.cleaned_data
+        data = {name: form.cleaned_data[name] for name in names if name in services.TARIFF_TERMS}
+        try:
+            if change:
+                services.tariff_update(tariff=obj, by=request.user, **data)  # type: ignore[arg-type]
+            else:
+                created = services.tariff_create(
+                    season=form.cleaned_data["season"],
+                    usage_type=form.cleaned_data["usage_type"],
+                    user_type=form.cleaned_data["user_type"],
+                    by=request.user,  # type: ignore[arg-type]
+                    **data,
+                )
+                obj.pk, obj.version = created.pk, created.version
+        except ApplicationError as exc:
+            raise _refused(exc) from exc
+
+    @admin.action(description="以所选热价为基础创建新版本", permissions=["add"])
+    def new_version(self, request: HttpRequest, queryset: QuerySet[Tariff]) -> None:
+        for tariff in queryset.order_by("pk"):
+            try:
+                created = services.tariff_new_version(tariff=tariff, by=request.user)  # type: ignore[arg-type]
+            except ApplicationError as exc:
+                self.message_user(request, f"{tariff}：{exc.message}", messages.ERROR)
+            else:
+                self.message_user(request, f"已创建 {created}，请在其中修改。")
+
+
+class BillLineInline(admin.TabularInline):
+    model = BillLine
+    extra = 0
+    can_delete = False
+    fields = ("kind", "explanation", "amount", "reason", "created_by", "created_at")
+    readonly_fields = fields
+
+    @admin.display(description="金额")
+    def amount(self, line: BillLine) -> str:
+        return format_fen(line.amount_fen)
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(Bill)
+class BillAdmin(admin.ModelAdmin):
+    list_display = ("public_id", "house", "season", "status", "total", "issued_at")
+    list_filter = ("season", "status")
+    search_fields = ("public_id", "house__account_no")
+    list_select_related = ("house__unit__building__community", "season")
+    inlines = [BillLineInline]
+
+    @admin.display(description="应收合计", ordering="total_fen")
+    def total(self, bill: Bill) -> str:
+        return format_fen(bill.total_fen)
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        return [*_all_fields(Bill), "total"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # Issued bills are documents: corrections are adjustment lines (billing.services).
+        if obj is not None and obj.status != Bill.Status.DRAFT:
+            return False
+        return super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
