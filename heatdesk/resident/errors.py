@@ -60,8 +60,8 @@ def add_service_error(
             placed = True
     if placed:
         return
-    target = (field_for_code or {}).get(exc.code)
-    form.add_error(target if target in form.fields else None, error_message(exc))
+    about = (field_for_code or {}).get(exc.code)
+    form.add_error(about if about in form.fields else None, error_message(exc))
 
 
 def describe_errors(form: forms.Form) -> None:

@@ -69,7 +69,7 @@ class BindForm(forms.Form):
     )
     method = forms.ChoiceField(
         label=_("户主验证方式"),
-        choices=[(OWNER_NAME, _("户主姓名")), (PHONE_LAST4, _("户主手机号后四位"))],
+        choices=[(OWNER_NAME, _("核对户主姓名")), (PHONE_LAST4, _("核对手机尾号"))],
         initial=OWNER_NAME,
         widget=forms.RadioSelect,
         error_messages={
@@ -85,11 +85,15 @@ class BindForm(forms.Form):
         error_messages={"max_length": _("姓名最多50个字。")},
     )
     phone_last4 = forms.CharField(
-        label=_("户主手机号后四位"),
+        label=_("手机后四位"),
         max_length=4,
         required=False,
         widget=forms.TextInput(
-            attrs={"inputmode": "numeric", "autocomplete": "off", "placeholder": _("4位数字")}
+            attrs={
+                "inputmode": "numeric",
+                "autocomplete": "off",
+                "placeholder": _("户主手机号的后四位"),
+            }
         ),
         error_messages={"max_length": _("请输入4位数字。")},
     )
