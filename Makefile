@@ -30,6 +30,9 @@ run: $(STAMP) ## Run HeatDesk on SQLite with sandbox providers (PORT=8000)
 test: $(STAMP) ## Run the whole test suite (SQLite; set DATABASE_URL=postgres://… for PostgreSQL)
 	$(BIN)/pytest -p no:cacheprovider -n 2 --dist loadfile
 
+e2e: $(STAMP) ## Browser journeys only, in Debian's Chromium (screenshots in var/screenshots/)
+	$(BIN)/pytest -m e2e -p no:cacheprovider
+
 lint: $(STAMP) ## ruff, mypy and the migrations check
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .

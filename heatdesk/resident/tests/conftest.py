@@ -42,10 +42,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         "(install it with `apt-get install chromium`, then `make e2e`)"
     )
     reporter = config.pluginmanager.get_plugin("terminalreporter")
-    if reporter is not None:
+    if worker is None and reporter is not None:
         reporter.write_line(line, yellow=True, bold=True)
-    else:  # an xdist worker has no terminal of its own; its stderr is the run's
+    else:  # an xdist worker's own output is not shown; its stderr is the run's
         sys.__stderr__.write(f"\n{line}\n")
+        sys.__stderr__.flush()
 
 
 @pytest.fixture(scope="session")
