@@ -1,6 +1,6 @@
 from django.conf import settings
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 
 from heatdesk.config.api import api
 from heatdesk.core import views as core_views
@@ -10,6 +10,7 @@ urlpatterns = [
     path("readyz", core_views.readyz, name="readyz"),
     path("privacy/", core_views.privacy_policy, name="privacy-policy"),
     path("api/v1/", api.urls),
+    re_path(r"^api/", core_views.api_not_found),
     path("admin/", admin.site.urls),
     path("console/", include("heatdesk.console.urls")),
     path("m/", include("heatdesk.resident.urls")),

@@ -78,6 +78,17 @@ def install_error_handlers(api: NinjaAPI) -> None:
 
     @api.exception_handler(HttpError)
     def http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+        if exc.status_code == 400 and isinstance(exc.__cause__, ValueError):
+            # ninja could not parse the body (JSONDecodeError and UnicodeDecodeError are
+            # ValueErrors): bad input like any other, so it gets the validation answer.
+            return error_response(
+                api,
+                request,
+                status=422,
+                code="validation_error",
+                message="请求内容不是有效的 JSON。",
+                fields={"__all__": ["请求内容不是有效的 JSON。"]},
+            )
         code = {
             400: "bad_request",
             401: "unauthenticated",

@@ -20,6 +20,8 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
 PREFIX = "v1"
+_NONCE_BYTES = 12
+_TAG_BYTES = 16
 
 
 class DecryptionError(Exception):
@@ -70,7 +72,7 @@ def keyring() -> Keyring:
 def encrypt(plaintext: str, *, context: str = "") -> str:
     """Encrypt under the active key; `context` (e.g. the column) is bound as associated data."""
     ring = keyring()
-    nonce = os.urandom(12)
+    nonce = os.urandom(_NONCE_BYTES)
     sealed = AESGCM(ring.keys[ring.active_kid]).encrypt(
         nonce, plaintext.encode("utf-8"), context.encode("utf-8")
     )
@@ -85,9 +87,14 @@ def decrypt(token: str, *, context: str = "") -> str:
     key = keyring().keys.get(kid)
     if key is None:
         raise DecryptionError(f"no key with id {kid!r} is configured")
-    raw = base64.b64decode(encoded)
     try:
-        plain = AESGCM(key).decrypt(raw[:12], raw[12:], context.encode("utf-8"))
+        raw = base64.b64decode(encoded, validate=True)
+    except binascii.Error:
+        raise DecryptionError("ciphertext is not valid base64") from None
+    if len(raw) < _NONCE_BYTES + _TAG_BYTES:
+        raise DecryptionError("ciphertext is too short")
+    try:
+        plain = AESGCM(key).decrypt(raw[:_NONCE_BYTES], raw[_NONCE_BYTES:], context.encode("utf-8"))
     except InvalidTag:
         raise DecryptionError("ciphertext was tampered with or the key is wrong") from None
     return plain.decode("utf-8")

@@ -1,6 +1,6 @@
 """Money is an integer number of fen. Rates are Decimals; one rounding per bill line."""
 
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 FEN_PER_YUAN = 100
 
@@ -22,7 +22,15 @@ def rate_times_quantity_fen(
 
 def yuan_to_fen(yuan: Decimal | str) -> int:
     """Exact yuan (at most two decimals) to fen; anything finer is an error, not a rounding."""
-    value = Decimal(yuan)
+    if not isinstance(yuan, Decimal | str):
+        # Decimal(0.5) would pass silently: floats are refused even when they happen to be exact.
+        raise TypeError("yuan_to_fen takes a Decimal or a string, never a float")
+    try:
+        value = Decimal(yuan)
+    except InvalidOperation:
+        raise ValueError(f"{yuan!r} is not an amount of yuan") from None
+    if not value.is_finite():
+        raise ValueError(f"{yuan} yuan is not a whole number of fen")
     fen = value * FEN_PER_YUAN
     if fen != fen.to_integral_value():
         raise ValueError(f"{yuan} yuan is not a whole number of fen")

@@ -102,7 +102,7 @@ class _DatabaseBackend:
                 [f"cooldown:{name}"],
             )
             row = cursor.fetchone()
-        expires = row[0] if isinstance(row[0], dt.datetime) else _parse(row[0])
+        expires = _parse(row[0])
         return seconds_until(expires)
 
     def cooldown_remaining(self, name: str) -> int:
@@ -121,7 +121,8 @@ def _db_time(moment: dt.datetime) -> Any:
 
 
 def _parse(value: Any) -> dt.datetime:
-    parsed = dt.datetime.fromisoformat(str(value))
+    """A raw datetime column as an aware UTC datetime: SQLite gives naive UTC (or text)."""
+    parsed = value if isinstance(value, dt.datetime) else dt.datetime.fromisoformat(str(value))
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
 
 

@@ -5,6 +5,7 @@ from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET
 
 
@@ -36,3 +37,9 @@ def privacy_policy(request: HttpRequest) -> HttpResponse:
 @require_GET
 def home(request: HttpRequest) -> HttpResponse:
     return render(request, "core/home.html", {})
+
+
+@csrf_exempt
+def api_not_found(request: HttpRequest, *args: object, **kwargs: object) -> JsonResponse:
+    """Any path under /api/ that no operation serves: a 404 in the API's error format."""
+    return JsonResponse({"code": "not_found", "message": "未找到。", "fields": {}}, status=404)

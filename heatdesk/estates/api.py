@@ -76,15 +76,8 @@ def binding_requirements(request: HttpRequest) -> dict[str, object]:
     }
 
 
-@router.get("/houses/{house_id}", response={200: HouseOut, **ERRORS}, summary="One bound house")
-def house_detail(request: HttpRequest, house_id: str) -> dict[str, object]:
-    """Errors: `house_not_found` (404) for a house that is not bound to the caller."""
-    user = resident_ready(request)
-    house = house_get_for_resident(resident=user, house_id=house_id)
-    binding = bindings_for_resident(user=user).get(house=house)
-    return _house_out(binding)
-
-
+# Literal paths come before /houses/{house_id}: Django tries the URL patterns in order, and
+# "/houses/{house_id}" would otherwise take "/houses/bind" and answer its POST with a 405.
 @router.post("/houses/bind", response={201: HouseOut, **ERRORS}, summary="Bind a house")
 def bind(request: HttpRequest, payload: BindIn) -> Status[Any]:
     """Binds by 户号 plus the owner's name or the last four digits of the owner's phone.
@@ -101,6 +94,15 @@ def bind(request: HttpRequest, payload: BindIn) -> Status[Any]:
     )
     binding = bindings_for_resident(user=user).get(pk=binding.pk)
     return Status(201, _house_out(binding))
+
+
+@router.get("/houses/{house_id}", response={200: HouseOut, **ERRORS}, summary="One bound house")
+def house_detail(request: HttpRequest, house_id: str) -> dict[str, object]:
+    """Errors: `house_not_found` (404) for a house that is not bound to the caller."""
+    user = resident_ready(request)
+    house = house_get_for_resident(resident=user, house_id=house_id)
+    binding = bindings_for_resident(user=user).get(house=house)
+    return _house_out(binding)
 
 
 @router.delete(
