@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "heatdesk.accounts",
     "heatdesk.notifications",
     "heatdesk.estates",
+    "heatdesk.bookings",
     "heatdesk.billing",
     "heatdesk.sandbox",
     "heatdesk.console",

@@ -1,0 +1,188 @@
+"""The guard: taking and giving back places, decided by the database.
+
+Every write path locks rows in one global order to avoid deadlocks: booking rows (by primary
+key), then slot counters (by primary key), then house quotas (by house, service). `Ledger`
+collects counter changes and applies them in that order with conditional UPDATEs:
+`booked + delta <= capacity` for slots, `active + delta <= limit` for house quotas. A
+CheckConstraint backs both, so even a bug cannot overfill a slot.
+"""
+
+import datetime as dt
+import time
+from dataclasses import dataclass, field
+
+from django.db import IntegrityError, OperationalError
+from django.db.models import F
+
+from heatdesk.bookings.models import ACTIVE_STATUSES, Booking, HouseQuota, Resource, Service, Slot
+from heatdesk.bookings.selectors import slot_capacity
+from heatdesk.core.errors import Conflict
+
+# Test hooks. RACE_GUARD=False turns the counter guard off (a control test shows the race then);
+# RACE_WINDOW_SECONDS widens the gap between the availability check and the take. Production
+# code never changes either.
+RACE_GUARD = True
+RACE_WINDOW_SECONDS = 0.0
+
+
+class SlotTaken(Conflict):
+    code = "slot_taken"
+
+    def __init__(self, message: str = "该时段刚刚被约满，请选择其他时间。") -> None:
+        super().__init__(message)
+
+
+class HouseLimitReached(Conflict):
+    code = "house_booking_limit"
+
+    def __init__(self) -> None:
+        super().__init__("该房屋此项服务的有效预约已达上限，请先完成或取消已有预约。")
+
+
+def race_window() -> None:
+    if RACE_WINDOW_SECONDS:
+        time.sleep(RACE_WINDOW_SECONDS)
+
+
+@dataclass
+class Ledger:
+    """Counter changes of one transaction, applied in lock order."""
+
+    slots: dict[int, int] = field(default_factory=dict)
+    quotas: dict[tuple[int, int], int] = field(default_factory=dict)
+    quota_limits: dict[tuple[int, int], int | None] = field(default_factory=dict)
+
+    def take_slot(self, slot: Slot) -> None:
+        self.slots[slot.pk] = self.slots.get(slot.pk, 0) + 1
+
+    def take_quota(self, *, house_id: int, service: Service) -> None:
+        key = (house_id, service.pk)
+        HouseQuota.objects.get_or_create(house_id=house_id, service=service)
+        self.quotas[key] = self.quotas.get(key, 0) + 1
+        self.quota_limits[key] = service.max_active_per_house
+
+    def release(self, booking: Booking) -> None:
+        """Give back what an active booking holds (its slot place and its house quota)."""
+        if booking.slot_id is not None:
+            self.slots[booking.slot_id] = self.slots.get(booking.slot_id, 0) - 1
+        if booking.house_id is not None:
+            key = (booking.house_id, booking.service_id)
+            self.quotas[key] = self.quotas.get(key, 0) - 1
+
+    def apply(self) -> None:
+        for slot_id in sorted(self.slots):
+            delta = self.slots[slot_id]
+            if delta > 0:
+                if not RACE_GUARD:
+                    continue
+                # One atomic statement: the row lock serialises takers, the WHERE re-checks
+                # the count after the lock, so no slot ever holds more than its capacity.
+                taken = Slot.objects.filter(pk=slot_id, booked__lte=F("capacity") - delta).update(
+                    booked=F("booked") + delta
+                )
+                if not taken:
+                    raise SlotTaken()
+            elif delta < 0:
+                Slot.objects.filter(pk=slot_id).update(booked=F("booked") + delta)
+        for key in sorted(self.quotas):
+            delta = self.quotas[key]
+            house_id, service_id = key
+            rows = HouseQuota.objects.filter(house_id=house_id, service_id=service_id)
+            limit = self.quota_limits.get(key)
+            if delta > 0 and limit is not None:
+                if not rows.filter(active__lte=limit - delta).update(active=F("active") + delta):
+                    raise HouseLimitReached()
+            elif delta != 0:
+                rows.update(active=F("active") + delta)
+
+
+def slot_for(*, service: Service, resource: Resource, starts_at: dt.datetime) -> Slot:
+    """The counter row of a window slot, created on first use (safe under concurrency)."""
+    slot, _ = Slot.objects.get_or_create(
+        resource=resource,
+        service=service,
+        starts_at=starts_at,
+        defaults={
+            "ends_at": starts_at + dt.timedelta(minutes=service.duration_minutes),
+            "capacity": slot_capacity(service=service, resource=resource),
+        },
+    )
+    return slot
+
+
+def ensure_resource_free(
+    *,
+    resource: Resource,
+    blocked_from: dt.datetime,
+    blocked_until: dt.datetime,
+    ignore_booking_id: int | None = None,
+) -> None:
+    """Refuse when an active booking of this team overlaps the range.
+
+    On SQLite this check *is* the guard: the IMMEDIATE transaction holds the write lock from
+    BEGIN, so no other writer can insert between this read and our insert. On PostgreSQL it only
+    gives the friendly answer early; the exclusion constraint decides concurrent inserts.
+    """
+    clash = Booking.objects.filter(
+        resource=resource,
+        exclusive=True,
+        status__in=ACTIVE_STATUSES,
+        blocked_from__lt=blocked_until,
+        blocked_until__gt=blocked_from,
+    )
+    if ignore_booking_id is not None:
+        clash = clash.exclude(pk=ignore_booking_id)
+    if clash.exists():
+        raise SlotTaken()
+
+
+def technician_busy(
+    *,
+    technician_id: int,
+    blocked_from: dt.datetime,
+    blocked_until: dt.datetime,
+    ignore_booking_id: int,
+) -> bool:
+    return (
+        Booking.objects.filter(
+            technician_id=technician_id,
+            status__in=ACTIVE_STATUSES,
+            blocked_from__lt=blocked_until,
+            blocked_until__gt=blocked_from,
+        )
+        .exclude(pk=ignore_booking_id)
+        .exists()
+    )
+
+
+def violated_constraint(exc: IntegrityError) -> str:
+    """The name of the constraint behind an IntegrityError (best effort, both databases)."""
+    cause = exc.__cause__
+    diag = getattr(cause, "diag", None)
+    name = getattr(diag, "constraint_name", None)
+    if name:
+        return str(name)
+    text = str(exc)
+    if "idempotency_key" in text:
+        return "booking_idempotency_key_unique"
+    if "bookings_booking.resident_id, bookings_booking.slot_id" in text:
+        return "booking_one_active_per_resident_slot"
+    for known in ("slot_booked_within_capacity", "house_quota_nonneg"):
+        if known in text:
+            return known
+    return text
+
+
+# Overlap and capacity constraints: the loser of a race gets "slot just taken".
+TAKEN_CONSTRAINTS = frozenset(
+    {
+        "booking_resource_no_overlap",
+        "slot_booked_within_capacity",
+    }
+)
+
+
+def is_retryable(exc: OperationalError) -> bool:
+    """PostgreSQL deadlock/serialisation failures: the whole transaction may simply be rerun."""
+    code = getattr(getattr(exc, "__cause__", None), "sqlstate", None)
+    return code in {"40P01", "40001"}

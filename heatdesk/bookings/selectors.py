@@ -1,0 +1,377 @@
+"""Reads shared by the API, the admin and the services: availability, bookings, schedules.
+
+Availability is computed from a handful of range queries (resources and their plans, the
+exceptions and calendar days in range, the active bookings in range) and the pure rules in
+`rules.py`, so a month for twenty resources is one short pass in Python. It is a display: the
+booking services re-check everything under the database's guard.
+"""
+
+import datetime as dt
+from bisect import bisect_right
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from django.db.models import Count, Prefetch, Q, QuerySet
+
+from heatdesk.accounts.models import User
+from heatdesk.bookings.models import (
+    ACTIVE_STATUSES,
+    Booking,
+    BookingEvent,
+    CalendarDay,
+    DayException,
+    Resource,
+    Service,
+    WorkingHours,
+)
+from heatdesk.bookings.rules import DayRule, TimeRange, Timing, is_slot_start, periods_for_day
+from heatdesk.core import clock
+from heatdesk.core.errors import NotFound
+
+MAX_RANGE_DAYS = 62
+
+
+@dataclass(frozen=True)
+class SlotOffer:
+    """A bookable start: how many places remain, and on which resources (best first)."""
+
+    starts_at: dt.datetime
+    ends_at: dt.datetime
+    remaining: int
+    resource_ids: tuple[int, ...]
+
+
+def timing_of(service: Service) -> Timing:
+    return Timing(
+        duration=dt.timedelta(minutes=service.duration_minutes),
+        buffer_before=dt.timedelta(minutes=service.buffer_before_minutes),
+        buffer_after=dt.timedelta(minutes=service.buffer_after_minutes),
+        step=dt.timedelta(minutes=service.slot_interval_minutes),
+    )
+
+
+def slot_capacity(*, service: Service, resource: Resource) -> int:
+    if resource.exclusive:
+        return 1
+    return min(service.capacity_per_slot, resource.capacity_per_slot)
+
+
+def active_q(*, now: dt.datetime) -> Q:
+    """Bookings that hold a place: pending, confirmed, and holds that have not run out."""
+    return Q(status__in=[Booking.Status.PENDING, Booking.Status.CONFIRMED]) | Q(
+        status=Booking.Status.HELD, hold_expires_at__gt=now
+    )
+
+
+def services_bookable() -> QuerySet[Service]:
+    return Service.objects.filter(is_active=True).order_by("code")
+
+
+def service_get(*, code: str, active_only: bool = True) -> Service:
+    service = Service.objects.filter(code=code).first()
+    if service is None or (active_only and not service.is_active):
+        raise NotFound("未找到该服务项目。", code="service_not_found")
+    return service
+
+
+def resources_for(*, service: Service, community_id: int | None) -> list[Resource]:
+    """Active resources that perform `service`, limited to teams serving the community."""
+    kind = Resource.Kind.TEAM if service.kind == Service.Kind.VISIT else Resource.Kind.WINDOW
+    qs = service.resources.filter(is_active=True, kind=kind)
+    if kind == Resource.Kind.TEAM:
+        if community_id is None:
+            return []
+        qs = qs.filter(communities=community_id)
+    return list(
+        qs.order_by("id").prefetch_related(
+            Prefetch("working_hours", queryset=WorkingHours.objects.order_by("weekday", "starts"))
+        )
+    )
+
+
+def _calendar(first: dt.date, last: dt.date) -> dict[dt.date, DayRule]:
+    return {
+        day.date: DayRule(kind=day.kind, as_weekday=day.works_as_weekday)
+        for day in CalendarDay.objects.filter(date__range=(first, last))
+    }
+
+
+def _exceptions(
+    resource_ids: list[int], first: dt.date, last: dt.date
+) -> dict[int, dict[dt.date, list[TimeRange]]]:
+    """Per resource and day, the exception's periods; a closed row closes the whole day."""
+    found: dict[int, dict[dt.date, list[TimeRange]]] = defaultdict(dict)
+    closed: set[tuple[int, dt.date]] = set()
+    rows = DayException.objects.filter(resource_id__in=resource_ids, date__range=(first, last))
+    for row in rows:
+        day_ranges = found[row.resource_id].setdefault(row.date, [])
+        if row.is_closed:
+            closed.add((row.resource_id, row.date))
+        elif row.starts is not None and row.ends is not None:
+            day_ranges.append((row.starts, row.ends))
+    for resource_id, day in closed:
+        found[resource_id][day] = []
+    return found
+
+
+def _weekly(resource: Resource) -> dict[int, list[TimeRange]]:
+    weekly: dict[int, list[TimeRange]] = defaultdict(list)
+    for hours in resource.working_hours.all():
+        weekly[hours.weekday].append((hours.starts, hours.ends))
+    return weekly
+
+
+def bookable_window(*, service: Service, now: dt.datetime) -> tuple[dt.datetime, dt.date]:
+    """The earliest start (minimum notice) and the last local date (maximum days ahead)."""
+    earliest = now + dt.timedelta(minutes=service.min_notice_minutes)
+    last_day = clock.to_local(now).date() + dt.timedelta(days=service.max_days_ahead)
+    return earliest, last_day
+
+
+def availability(
+    *,
+    service: Service,
+    community_id: int | None,
+    date_from: dt.date,
+    date_to: dt.date,
+    now: dt.datetime | None = None,
+    ignore_booking_id: int | None = None,
+    resources: list[Resource] | None = None,
+    only_start: dt.datetime | None = None,
+) -> list[SlotOffer]:
+    """Free slots of `service` between two local dates (inclusive), earliest first.
+
+    Past slots, slots inside the minimum notice or beyond the maximum days ahead, full slots and
+    days off (holidays, exceptions, no plan) never appear. `ignore_booking_id` leaves one
+    booking out, so a booking being rescheduled does not block its own neighbourhood.
+    """
+    now = now or clock.now()
+    earliest, last_day = bookable_window(service=service, now=now)
+    first = max(date_from, clock.to_local(earliest).date())
+    last = min(date_to, last_day)
+    if resources is None:
+        resources = resources_for(service=service, community_id=community_id)
+    if first > last or not resources:
+        return []
+
+    timing = timing_of(service)
+    resource_ids = [r.pk for r in resources]
+    calendar = _calendar(first, last)
+    exceptions = _exceptions(resource_ids, first, last)
+    window_from = clock.local_day_start(first)
+    window_to = clock.local_day_start(last + dt.timedelta(days=1))
+
+    active = Booking.objects.filter(active_q(now=now), resource_id__in=resource_ids)
+    if ignore_booking_id is not None:
+        active = active.exclude(pk=ignore_booking_id)
+    # Exclusive resources: busy ranges, sorted, non-overlapping (the guard ensures it).
+    busy: dict[int, tuple[list[dt.datetime], list[dt.datetime]]] = defaultdict(lambda: ([], []))
+    # Windows: active bookings of this service per (resource, start).
+    taken: dict[tuple[int, dt.datetime], int] = {}
+    if any(r.exclusive for r in resources):
+        ranges = (
+            active.filter(exclusive=True, blocked_from__lt=window_to, blocked_until__gt=window_from)
+            .order_by("resource_id", "blocked_from")
+            .values_list("resource_id", "blocked_from", "blocked_until")
+        )
+        for resource_id, blocked_from, blocked_until in ranges:
+            froms, untils = busy[resource_id]
+            froms.append(blocked_from)
+            untils.append(blocked_until)
+    if not all(r.exclusive for r in resources):
+        counts = (
+            active.filter(
+                exclusive=False,
+                service=service,
+                starts_at__gte=window_from,
+                starts_at__lt=window_to,
+            )
+            .values_list("resource_id", "starts_at")
+            .annotate(n=Count("id"))
+        )
+        taken = {(resource_id, starts_at): n for resource_id, starts_at, n in counts}
+
+    weekly = {resource.pk: _weekly(resource) for resource in resources}
+    offers: dict[dt.datetime, list[tuple[int, int]]] = defaultdict(list)
+    day = first
+    while day <= last:
+        for resource in resources:
+            periods = periods_for_day(
+                day=day,
+                weekly=weekly[resource.pk],
+                exceptions=exceptions.get(resource.pk),
+                calendar=calendar,
+            )
+            if not periods:
+                continue
+            capacity = slot_capacity(service=service, resource=resource)
+            for starts_at in _starts(periods, timing, only_start):
+                if starts_at < earliest:
+                    continue
+                if resource.exclusive:
+                    froms, untils = busy.get(resource.pk, ([], []))
+                    block_from = starts_at - timing.buffer_before
+                    block_until = starts_at + timing.duration + timing.buffer_after
+                    i = bisect_right(untils, block_from)
+                    remaining = 0 if i < len(froms) and froms[i] < block_until else 1
+                else:
+                    remaining = capacity - taken.get((resource.pk, starts_at), 0)
+                if remaining > 0:
+                    offers[starts_at].append((remaining, resource.pk))
+        day += dt.timedelta(days=1)
+
+    result = []
+    for starts_at in sorted(offers):
+        places = sorted(offers[starts_at], key=lambda p: (-p[0], p[1]))
+        result.append(
+            SlotOffer(
+                starts_at=starts_at,
+                ends_at=starts_at + timing.duration,
+                remaining=sum(p[0] for p in places),
+                resource_ids=tuple(p[1] for p in places),
+            )
+        )
+    return result
+
+
+def _starts(
+    periods: list[tuple[dt.datetime, dt.datetime]], timing: Timing, only: dt.datetime | None
+) -> Iterable[dt.datetime]:
+    if only is not None:
+        return [only] if is_slot_start(starts_at=only, periods=periods, timing=timing) else []
+    starts: list[dt.datetime] = []
+    for period_start, period_end in periods:
+        start = period_start + timing.buffer_before
+        while start + timing.duration + timing.buffer_after <= period_end:
+            starts.append(start)
+            start += timing.step
+    return starts
+
+
+def offers_at(
+    *,
+    service: Service,
+    community_id: int | None,
+    starts_at: dt.datetime,
+    now: dt.datetime,
+    ignore_booking_id: int | None = None,
+) -> tuple[list[Resource], SlotOffer | None]:
+    """The resources whose plan offers `starts_at`, and the free places there (None if full).
+
+    An empty resource list means the time is not a slot at all (off the grid, a day off)."""
+    resources = resources_for(service=service, community_id=community_id)
+    day = clock.to_local(starts_at).date()
+    on_grid: list[Resource] = []
+    if resources:
+        calendar = _calendar(day, day)
+        exceptions = _exceptions([r.pk for r in resources], day, day)
+        timing = timing_of(service)
+        for resource in resources:
+            periods = periods_for_day(
+                day=day,
+                weekly=_weekly(resource),
+                exceptions=exceptions.get(resource.pk),
+                calendar=calendar,
+            )
+            if is_slot_start(starts_at=starts_at, periods=periods, timing=timing):
+                on_grid.append(resource)
+    if not on_grid:
+        return [], None
+    found = availability(
+        service=service,
+        community_id=community_id,
+        date_from=day,
+        date_to=day,
+        now=now,
+        ignore_booking_id=ignore_booking_id,
+        resources=on_grid,
+        only_start=starts_at,
+    )
+    return on_grid, (found[0] if found else None)
+
+
+# Bookings -------------------------------------------------------------------------------------
+
+
+def _with_details(qs: QuerySet[Booking]) -> QuerySet[Booking]:
+    return qs.select_related(
+        "service", "resource", "house__unit__building__community", "technician", "created_by"
+    ).prefetch_related(
+        Prefetch("events", queryset=BookingEvent.objects.order_by("occurred_at", "id"))
+    )
+
+
+def bookings_for_resident(*, resident: User) -> QuerySet[Booking]:
+    return _with_details(Booking.objects.filter(resident=resident)).order_by("-starts_at", "-id")
+
+
+def booking_get_for_resident(*, resident: User, booking_id: str) -> Booking:
+    """The resident's own booking; anyone else's is 'not found', never 'forbidden'."""
+    booking = _with_details(Booking.objects.filter(public_id=booking_id, resident=resident)).first()
+    if booking is None:
+        raise NotFound("未找到该预约。", code="booking_not_found")
+    return booking
+
+
+def booking_get(*, booking_id: str) -> Booking:
+    booking = _with_details(Booking.objects.filter(public_id=booking_id)).first()
+    if booking is None:
+        raise NotFound("未找到该预约。", code="booking_not_found")
+    return booking
+
+
+def booking_get_by_code(*, code: str) -> Booking:
+    booking = _with_details(Booking.objects.filter(code=code)).first()
+    if booking is None:
+        raise NotFound("未找到该预约。", code="booking_not_found")
+    return booking
+
+
+@dataclass(frozen=True)
+class ResourceDay:
+    resource: Resource
+    periods: list[tuple[dt.datetime, dt.datetime]]
+    bookings: list[Booking]
+
+
+def schedule_for_day(*, day: dt.date, resource_code: str | None = None) -> list[ResourceDay]:
+    """Each resource's working periods and bookings on one local day (cancelled ones left out)."""
+    resources_qs = Resource.objects.filter(is_active=True).prefetch_related(
+        Prefetch("working_hours", queryset=WorkingHours.objects.order_by("weekday", "starts"))
+    )
+    if resource_code:
+        resources_qs = resources_qs.filter(code=resource_code)
+    resources = list(resources_qs.order_by("code"))
+    if resource_code and not resources:
+        raise NotFound("未找到该资源。", code="resource_not_found")
+    ids = [r.pk for r in resources]
+    calendar = _calendar(day, day)
+    exceptions = _exceptions(ids, day, day)
+    bookings = _with_details(
+        Booking.objects.filter(
+            resource_id__in=ids,
+            starts_at__gte=clock.local_day_start(day),
+            starts_at__lt=clock.local_day_start(day + dt.timedelta(days=1)),
+        ).exclude(status__in=[Booking.Status.CANCELLED, Booking.Status.EXPIRED])
+    ).order_by("starts_at", "id")
+    per_resource: dict[int, list[Booking]] = defaultdict(list)
+    for booking in bookings:
+        per_resource[booking.resource_id].append(booking)
+    return [
+        ResourceDay(
+            resource=resource,
+            periods=periods_for_day(
+                day=day,
+                weekly=_weekly(resource),
+                exceptions=exceptions.get(resource.pk),
+                calendar=calendar,
+            ),
+            bookings=per_resource.get(resource.pk, []),
+        )
+        for resource in resources
+    ]
+
+
+def is_active_status(status: str) -> bool:
+    return status in ACTIVE_STATUSES

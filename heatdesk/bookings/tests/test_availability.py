@@ -1,0 +1,234 @@
+import datetime as dt
+import time
+
+import pytest
+
+from heatdesk.bookings import selectors, services
+from heatdesk.bookings.models import Booking, CalendarDay, DayException
+from heatdesk.bookings.tests.conftest import NOW, TUESDAY, WEDNESDAY
+from heatdesk.bookings.tests.factories import (
+    at,
+    community_of,
+    make_team,
+    make_visit_service,
+    plain_users,
+)
+from heatdesk.core.clock import SHANGHAI
+
+pytestmark = pytest.mark.django_db
+
+
+def starts(service, house, first: str, last: str | None = None) -> list[str]:
+    offers = selectors.availability(
+        service=service,
+        community_id=community_of(house).pk if house else None,
+        date_from=dt.date.fromisoformat(first),
+        date_to=dt.date.fromisoformat(last or first),
+    )
+    return [o.starts_at.astimezone(SHANGHAI).strftime("%m-%d %H:%M") for o in offers]
+
+
+def test_past_slots_and_slots_inside_the_minimum_notice_never_show(clock, repair, house_a):
+    # given Monday 08:00 and two hours' minimum notice: 09:00 and 09:30 are too close
+    # then
+    assert starts(repair, house_a, "2026-11-30") == [
+        "11-30 10:00",
+        "11-30 10:30",
+        "11-30 14:00",
+        "11-30 14:30",
+        "11-30 15:00",
+        "11-30 15:30",
+        "11-30 16:00",
+    ]
+    # when the afternoon has begun, the morning is past and 16:00 is inside the notice
+    clock.move_to(NOW.replace(hour=14, minute=1))
+    assert starts(repair, house_a, "2026-11-30") == []
+    # and yesterday never shows
+    assert starts(repair, house_a, "2026-11-29") == []
+
+
+def test_the_day_plan_gives_the_grid_with_breaks_and_travel_buffers(clock, repair, house_a):
+    # 08:30–12:00 and 13:30–17:30, a 60-minute visit with 30 minutes' travel each side
+    assert starts(repair, house_a, TUESDAY) == [
+        f"12-01 {t}"
+        for t in ("09:00", "09:30", "10:00", "10:30", "14:00", "14:30", "15:00", "15:30", "16:00")
+    ]
+    # no plan at weekends
+    assert starts(repair, house_a, "2026-12-05", "2026-12-06") == []
+
+
+def test_slots_beyond_the_maximum_days_ahead_never_show(clock, repair, house_a):
+    found = starts(repair, house_a, "2026-12-10", "2026-12-31")
+    # 14 days ahead of Monday 30 November is Monday 14 December
+    assert found[-1] == "12-14 16:00"
+    assert not [s for s in found if s > "12-14 23:59"]
+
+
+def test_holidays_close_every_resource_and_make_up_days_work(clock, repair, house_a):
+    CalendarDay.objects.create(date=dt.date(2026, 12, 1), kind="holiday", name="测试假日")
+    CalendarDay.objects.create(
+        date=dt.date(2026, 12, 6), kind="workday", name="调休上班", works_as_weekday=0
+    )
+    assert starts(repair, house_a, TUESDAY) == []
+    sunday = starts(repair, house_a, "2026-12-06")
+    assert sunday[0] == "12-06 09:00"
+    assert len(sunday) == 9
+
+
+def test_day_exceptions_close_a_day_or_change_its_hours(clock, repair, team, house_a):
+    DayException.objects.create(resource=team, date=dt.date(2026, 12, 2), is_closed=True)
+    DayException.objects.create(
+        resource=team,
+        date=dt.date(2026, 12, 3),
+        is_closed=False,
+        starts=dt.time(19, 0),
+        ends=dt.time(21, 0),
+    )
+    assert starts(repair, house_a, WEDNESDAY) == []
+    assert starts(repair, house_a, "2026-12-03") == ["12-03 19:30"]
+    # an exception wins over a holiday: the team works the holiday's evening
+    CalendarDay.objects.create(date=dt.date(2026, 12, 3), kind="holiday")
+    assert starts(repair, house_a, "2026-12-03") == ["12-03 19:30"]
+
+
+def test_a_visit_blocks_its_travel_buffers_too(clock, repair, house_a, resident):
+    # given a visit at 14:00, blocking 13:30–15:30 with travel
+    services.booking_create(
+        service=repair,
+        starts_at=at(TUESDAY, "14:00"),
+        created_by=resident,
+        resident=resident,
+        house=house_a,
+    )
+    # then 14:30, 15:00 and 15:30 overlap the travel; 16:00 (15:30–17:30) still fits
+    afternoon = [s for s in starts(repair, house_a, TUESDAY) if s >= "12-01 13:00"]
+    assert afternoon == ["12-01 16:00"]
+
+
+def test_full_window_slots_never_show_and_remaining_places_count_down(clock, counter):
+    users = plain_users(3)
+    for user in users[:2]:
+        services.booking_create(
+            service=counter, starts_at=at(TUESDAY, "10:00"), created_by=user, resident=user
+        )
+    services.booking_create(
+        service=counter, starts_at=at(TUESDAY, "11:00"), created_by=users[2], resident=users[2]
+    )
+    offers = {
+        o.starts_at.astimezone(SHANGHAI).strftime("%H:%M"): o.remaining
+        for o in selectors.availability(
+            service=counter,
+            community_id=None,
+            date_from=dt.date(2026, 12, 1),
+            date_to=dt.date(2026, 12, 1),
+        )
+    }
+    assert "10:00" not in offers
+    assert offers["10:30"] == 2
+    assert offers["11:00"] == 1
+
+
+def test_teams_only_serve_their_communities(clock, repair, house_b):
+    assert starts(repair, house_b, TUESDAY) == []
+
+
+def test_a_hold_that_ran_out_stops_blocking_at_once(clock, repair, house_a, resident):
+    services.booking_create(
+        service=repair,
+        starts_at=at(TUESDAY, "14:00"),
+        created_by=resident,
+        resident=resident,
+        house=house_a,
+        hold=True,
+    )
+    assert "12-01 14:00" not in starts(repair, house_a, TUESDAY)
+    clock.shift(dt.timedelta(minutes=repair.hold_minutes, seconds=1))
+    # still "held" in the table until the job runs, but it no longer blocks
+    assert Booking.objects.get().status == Booking.Status.HELD
+    assert "12-01 14:00" in starts(repair, house_a, TUESDAY)
+
+
+def test_availability_api_for_a_bound_house(clock, resident_api, home, repair, house_b):
+    answer = resident_api.get(
+        f"bookings/availability?service=repair&house_id={home.public_id}"
+        "&date_from=2026-12-01&date_to=2026-12-01"
+    )
+    assert answer.status_code == 200, answer.content
+    body = answer.json()
+    assert body["slots"][0] == {
+        "starts_at": "2026-12-01T09:00:00+08:00",
+        "ends_at": "2026-12-01T10:00:00+08:00",
+        "remaining": 1,
+    }
+    assert len(body["slots"]) == 9
+    # a house that is not the caller's is not found; a visit needs a house
+    other = resident_api.get(f"bookings/availability?service=repair&house_id={house_b.public_id}")
+    assert other.status_code == 404
+    assert other.json()["code"] == "house_not_found"
+    missing = resident_api.get("bookings/availability?service=repair")
+    assert missing.status_code == 422
+    assert "house_id" in missing.json()["fields"]
+
+
+def _best_of(runs: int, work) -> float:
+    best = float("inf")
+    for _ in range(runs):
+        started = time.perf_counter()
+        work()
+        best = min(best, time.perf_counter() - started)
+    return best
+
+
+def test_a_month_for_twenty_teams_answers_well_under_100_ms(clock, home, resident_api):
+    # given 20 teams serving one community, a month bookable, and 200 bookings in the month
+    house_a = home
+    community = community_of(house_a)
+    teams = [make_team(community) for _ in range(20)]
+    service = make_visit_service(
+        *teams, code="repair-month", max_days_ahead=31, max_active_per_house=None
+    )
+    user = plain_users(1)[0]
+    day = dt.date(2026, 12, 1)
+    made = 0
+    while made < 200:
+        if day.weekday() < 5:
+            for team in teams[:10]:
+                for hhmm in ("09:00", "14:00"):
+                    services.booking_create(
+                        service=service,
+                        starts_at=at(day.isoformat(), hhmm),
+                        created_by=user,
+                        resident=user,
+                        house=house_a,
+                        resource_id=team.pk,
+                    )
+                    made += 1
+        day += dt.timedelta(days=1)
+    # when
+    offers = selectors.availability(
+        service=service,
+        community_id=community.pk,
+        date_from=dt.date(2026, 11, 30),
+        date_to=dt.date(2026, 12, 30),
+    )
+    took = _best_of(
+        5,
+        lambda: selectors.availability(
+            service=service,
+            community_id=community.pk,
+            date_from=dt.date(2026, 11, 30),
+            date_to=dt.date(2026, 12, 30),
+        ),
+    )
+    url = (
+        f"bookings/availability?service=repair-month&house_id={house_a.public_id}"
+        "&date_from=2026-11-30&date_to=2026-12-30"
+    )
+    http = _best_of(5, lambda: resident_api.get(url))
+    # then every weekday slot shows, with the booked teams taken out
+    assert Booking.objects.filter(service=service).count() == 200
+    assert offers[0].remaining == 20
+    booked_slot = next(o for o in offers if o.starts_at == at("2026-12-01", "09:00"))
+    assert booked_slot.remaining == 10
+    assert took < 0.1, f"availability took {took * 1000:.1f} ms"
+    assert http < 0.1, f"availability over HTTP took {http * 1000:.1f} ms"
