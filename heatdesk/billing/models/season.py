@@ -98,7 +98,7 @@ class HeatingSeason(models.Model):
                     )
                 ),
                 name="season_early_discount_valid",
-                violation_error_message="提前缴费优惠须同时填写比例（0–100%之间）和截止日，且截止日不晚于缴费截止日。",
+                violation_error_message="提前缴费优惠须同时填写比例（0–100%%之间）和截止日，且截止日不晚于缴费截止日。",
             ),
             models.CheckConstraint(
                 condition=(
@@ -111,7 +111,7 @@ class HeatingSeason(models.Model):
                     )
                 ),
                 name="season_late_fee_valid",
-                violation_error_message="收取滞纳金时须填写比例（0–100%之间）和起算日，且起算日晚于缴费截止日。",
+                violation_error_message="收取滞纳金时须填写比例（0–100%%之间）和起算日，且起算日晚于缴费截止日。",
             ),
             models.CheckConstraint(
                 condition=Q(late_fee_cap_ratio__gte=Decimal(0)),

@@ -111,7 +111,7 @@ class Tariff(models.Model):
                     )
                 ),
                 name="tariff_basic_part_valid",
-                violation_error_message="两部制须填写基本热价或基本热价比例（二选一，比例在0–100%之间）；按面积计费不填。",
+                violation_error_message="两部制须填写基本热价或基本热价比例（二选一，比例在0–100%%之间）；按面积计费不填。",
             ),
             models.CheckConstraint(
                 condition=(
@@ -136,12 +136,12 @@ class Tariff(models.Model):
                     )
                 ),
                 name="tariff_settlement_valid",
-                violation_error_message="多退少不补须填写不低于100%的封顶比例；多退少补不填封顶比例。",
+                violation_error_message="多退少不补须填写不低于100%%的封顶比例；多退少补不填封顶比例。",
             ),
             models.CheckConstraint(
                 condition=Q(stop_basic_ratio__gte=Decimal(0), stop_basic_ratio__lte=Decimal(1)),
                 name="tariff_stop_ratio_range",
-                violation_error_message="报停基本热费比例须在0–100%之间。",
+                violation_error_message="报停基本热费比例须在0–100%%之间。",
             ),
             models.CheckConstraint(
                 condition=Q(surcharge_ratio=Decimal(0))
@@ -160,7 +160,7 @@ class Tariff(models.Model):
                     & ~Q(relief_funding_source="")
                 ),
                 name="tariff_relief_valid",
-                violation_error_message="只有低保/困难户热价可以设置减免比例（0–100%之间），并须注明资金来源。",
+                violation_error_message="只有低保/困难户热价可以设置减免比例（0–100%%之间），并须注明资金来源。",
             ),
         ]
 

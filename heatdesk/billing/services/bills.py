@@ -1,14 +1,8 @@
-"""Billing writes: seasons and their transitions, tariff versions, issuing and correcting bills.
-
-Every transition is a compare-and-set UPDATE on the status the service just read; a bill's lines
-and its `total_fen` change together in `_lines_append` and nowhere else.
-"""
+"""Bills: calculate, issue once per house per season, adjust with new lines, void."""
 
 import datetime as dt
-from typing import Any
 
-from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import IntegrityError, models, transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F
 
 from heatdesk.accounts.models import User
@@ -18,245 +12,15 @@ from heatdesk.billing.calculation import CalculationError, DraftLine, season_fee
 from heatdesk.billing.choices import BillLineKind
 from heatdesk.billing.models import Bill, BillLine, HeatingSeason, Tariff
 from heatdesk.billing.selectors import bill_live_for, tariff_current
+from heatdesk.billing.services.common import move
 from heatdesk.core import clock
 from heatdesk.core.errors import ApplicationError, Conflict, NotFound, ValidationFailed
 from heatdesk.estates.models import House
 
-SEASON_FIELDS = frozenset(
-    {
-        "code",
-        "heating_start",
-        "heating_end",
-        "bill_issue_date",
-        "payment_due_date",
-        "stop_apply_deadline",
-        "early_discount_rate",
-        "early_discount_last_day",
-        "late_fee_kind",
-        "late_fee_rate",
-        "late_fee_start_date",
-        "late_fee_cap_ratio",
-        "late_fee_stops_at_cutoff",
-    }
-)
-TARIFF_TERMS = frozenset(
-    {
-        "pricing",
-        "area_basis",
-        "area_price",
-        "basic_price",
-        "basic_ratio",
-        "metered_price",
-        "metered_unit",
-        "settlement_mode",
-        "settlement_cap_ratio",
-        "stop_basic_ratio",
-        "prorate_by_day",
-        "surcharge_ratio",
-        "relief_ratio",
-        "relief_funding_source",
-        "note",
-    }
-)
 # Bills a correction line may be added to. A paid bill waits for the ledger, which moves its
 # status with its balance.
 ADJUSTABLE = frozenset({Bill.Status.ISSUED, Bill.Status.PARTIALLY_PAID})
 MAX_ADJUSTMENT_FEN = 100_000_000  # 100万元: a typo guard, not a business limit
-
-
-def _check_fields(fields: dict[str, Any], allowed: frozenset[str]) -> None:
-    unknown = sorted(set(fields) - allowed)
-    if unknown:
-        raise TypeError(f"unknown fields: {', '.join(unknown)}")
-
-
-def _full_clean(obj: models.Model, *, exclude: list[str] | None = None) -> None:
-    """Model and constraint validation as a 422 with per-field Chinese messages."""
-    try:
-        obj.full_clean(exclude=exclude)
-    except DjangoValidationError as exc:
-        fields = {name: [str(m) for m in messages] for name, messages in exc.message_dict.items()}
-        raise ValidationFailed("请检查填写的内容。", fields=fields) from exc
-
-
-def _plain(value: Any) -> Any:
-    """A JSON-friendly copy of a field value for the audit log."""
-    return value if value is None or isinstance(value, bool | int | str) else str(value)
-
-
-def _snapshot(obj: models.Model, names: frozenset[str] | list[str]) -> dict[str, Any]:
-    return {name: _plain(getattr(obj, name)) for name in sorted(names)}
-
-
-def _move(
-    model: type[HeatingSeason] | type[Bill],
-    obj: HeatingSeason | Bill,
-    *,
-    to: str,
-    code: str,
-    **stamps: Any,
-) -> str:
-    """Compare-and-set `obj` from its current status to `to`; returns the status it left."""
-    current = model.objects.filter(pk=obj.pk).values_list("status", flat=True).get()
-    if to not in model.TRANSITIONS[current]:
-        labels = dict(model.Status.choices)
-        raise Conflict(f"当前状态为“{labels[current]}”，不能改为“{labels[to]}”。", code=code)
-    if not model.objects.filter(pk=obj.pk, status=current).update(status=to, **stamps):
-        # Nothing updated: another request moved it between our read and our write.
-        raise Conflict("状态刚刚被他人修改，请刷新后重试。", code=code)
-    return current
-
-
-# --- Seasons -----------------------------------------------------------------------------
-
-
-def season_create(*, by: User | None, **fields: Any) -> HeatingSeason:
-    """Create a season in draft, its dates and payment rules checked before anything is saved."""
-    _check_fields(fields, SEASON_FIELDS)
-    season = HeatingSeason(created_by=by, **fields)
-    _full_clean(season)
-    with transaction.atomic():
-        season.save()
-        audit_record(
-            actor=by,
-            action="billing.season_create",
-            obj=season,
-            after=_snapshot(season, SEASON_FIELDS),
-        )
-    return season
-
-
-def season_update(*, season: HeatingSeason, by: User | None, **changes: Any) -> HeatingSeason:
-    """Change a season still in draft. An open season's rules are what its bills were told."""
-    _check_fields(changes, SEASON_FIELDS)
-    with transaction.atomic():
-        current = HeatingSeason.objects.select_for_update().get(pk=season.pk)
-        if current.status != HeatingSeason.Status.DRAFT:
-            raise Conflict("采暖季已开启，不能再修改规则。", code="season_not_draft")
-        before = _snapshot(current, list(changes))
-        for name, value in changes.items():
-            setattr(current, name, value)
-        _full_clean(current)
-        current.save(update_fields=list(changes))
-        audit_record(
-            actor=by,
-            action="billing.season_update",
-            obj=current,
-            before=before,
-            after=_snapshot(current, list(changes)),
-        )
-    return current
-
-
-def season_open(*, season: HeatingSeason, by: User | None) -> HeatingSeason:
-    """Open a draft season: bills can be issued from now on."""
-    return _season_move(season=season, to=HeatingSeason.Status.OPEN, by=by, opened_at=clock.now())
-
-
-def season_close(*, season: HeatingSeason, by: User | None) -> HeatingSeason:
-    """Close an open season: no new bills; existing bills stay payable."""
-    return _season_move(season=season, to=HeatingSeason.Status.CLOSED, by=by, closed_at=clock.now())
-
-
-def _season_move(
-    *, season: HeatingSeason, to: str, by: User | None, **stamps: Any
-) -> HeatingSeason:
-    with transaction.atomic():
-        before = _move(HeatingSeason, season, to=to, code="season_transition_invalid", **stamps)
-        audit_record(
-            actor=by,
-            action=f"billing.season_{to}",
-            obj=season,
-            before={"status": before},
-            after={"status": to},
-        )
-    season.refresh_from_db()
-    return season
-
-
-# --- Tariffs -----------------------------------------------------------------------------
-
-
-def tariff_create(
-    *, season: HeatingSeason, usage_type: str, user_type: str, by: User | None, **terms_: Any
-) -> Tariff:
-    """Add the next version of the price for (season, usage type, user type); version 1 first.
-
-    New bills take the highest version; bills already issued keep the version they used.
-    """
-    _check_fields(terms_, TARIFF_TERMS)
-    if HeatingSeason.objects.filter(pk=season.pk, status=HeatingSeason.Status.CLOSED).exists():
-        raise Conflict("采暖季已结束，不能再设置热价。", code="season_closed")
-    last = (
-        Tariff.objects.filter(season=season, usage_type=usage_type, user_type=user_type)
-        .order_by("-version")
-        .values_list("version", flat=True)
-        .first()
-    )
-    tariff = Tariff(
-        season=season,
-        usage_type=usage_type,
-        user_type=user_type,
-        version=(last or 0) + 1,
-        created_by=by,
-        **terms_,
-    )
-    _full_clean(tariff)
-    try:
-        with transaction.atomic():
-            tariff.save()
-            audit_record(
-                actor=by,
-                action="billing.tariff_create",
-                obj=tariff,
-                after={"version": tariff.version, **_snapshot(tariff, TARIFF_TERMS)},
-            )
-    except IntegrityError as exc:
-        # The unique (season, usage, user, version) refused ours: someone added it first.
-        raise Conflict(
-            "该热价刚刚被他人创建了新版本，请刷新后重试。", code="tariff_conflict"
-        ) from exc
-    return tariff
-
-
-def tariff_new_version(*, tariff: Tariff, by: User | None, **changes: Any) -> Tariff:
-    """Copy a version with some terms changed: how a tariff used by bills is corrected."""
-    _check_fields(changes, TARIFF_TERMS)
-    copied = {name: getattr(tariff, name) for name in TARIFF_TERMS}
-    copied.update(changes)
-    return tariff_create(
-        season=tariff.season,
-        usage_type=tariff.usage_type,
-        user_type=tariff.user_type,
-        by=by,
-        **copied,
-    )
-
-
-def tariff_update(*, tariff: Tariff, by: User | None, **changes: Any) -> Tariff:
-    """Change a version no bill has used yet; a used version refuses (make a new version)."""
-    _check_fields(changes, TARIFF_TERMS)
-    with transaction.atomic():
-        # The lock orders us against the bill that marks this version in use (`_bill_draft`).
-        current = Tariff.objects.select_for_update().get(pk=tariff.pk)
-        if current.in_use_since is not None:
-            raise Conflict("该热价版本已被账单使用，不能修改；请创建新版本。", code="tariff_in_use")
-        before = _snapshot(current, list(changes))
-        for name, value in changes.items():
-            setattr(current, name, value)
-        _full_clean(current)
-        current.save(update_fields=list(changes))
-        audit_record(
-            actor=by,
-            action="billing.tariff_update",
-            obj=current,
-            before=before,
-            after=_snapshot(current, list(changes)),
-        )
-    return current
-
-
-# --- Bills -------------------------------------------------------------------------------
 
 
 def _tariff_for(*, house: House, season: HeatingSeason) -> Tariff:
@@ -505,7 +269,7 @@ def bill_void(*, bill: Bill, reason: str, by: User | None) -> Bill:
     if not reason:
         raise ValidationFailed("请填写作废原因。", fields={"reason": ["请填写作废原因。"]})
     with transaction.atomic():
-        before = _move(
+        before = move(
             Bill,
             bill,
             to=Bill.Status.VOID,
