@@ -5,7 +5,7 @@ import itertools
 from decimal import Decimal
 from typing import Any
 
-from heatdesk.billing.models import HeatingSeason, LateFeeKind, Tariff
+from heatdesk.billing.models import Bill, HeatingSeason, LateFeeKind, Tariff
 
 _years = itertools.count(2030)
 
@@ -70,3 +70,16 @@ def make_tariff(
         version=(last.version + 1) if last else 1,
         **fields,
     )
+
+
+def lines_of(bill) -> list[tuple[str, int]]:
+    """(kind, amount_fen) of a bill's lines as stored, in order."""
+    from heatdesk.billing.models import BillLine
+
+    return list(BillLine.objects.filter(bill=bill).order_by("id").values_list("kind", "amount_fen"))
+
+
+def bill_state(bill) -> tuple:
+    """What must not move when a change to a bill is refused."""
+    row = Bill.objects.get(pk=bill.pk)
+    return (row.status, row.total_fen, row.area, row.voided_at, lines_of(bill))
