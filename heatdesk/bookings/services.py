@@ -279,6 +279,13 @@ def booking_create(
                     if not isinstance(last_error, SlotTaken):
                         raise last_error from exc
                     continue
+                if resident is None or resident.pk != created_by.pk:
+                    audit_record(
+                        actor=created_by,
+                        action="booking.create_on_behalf",
+                        obj=booking,
+                        after={"status": status, "starts_at": starts_at.isoformat()},
+                    )
                 if status == Booking.Status.CONFIRMED:
                     notices.notify(booking, notices.SMS_CONFIRMED)
                 elif status == Booking.Status.PENDING:

@@ -191,3 +191,23 @@ def test_services_list_and_my_bookings_with_history(clock, resident_api, home, r
         ("status", "confirmed", "cancelled"),
     ]
     assert mine[0]["history"][1]["reason"] == "已自行修好"
+
+
+def test_my_bookings_answer_in_a_fixed_number_of_queries(
+    clock, resident_api, home, repair, counter
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def listing_queries():
+        with CaptureQueriesContext(connection) as captured:
+            assert resident_api.get("bookings").status_code == 200
+        return len(captured)
+
+    book(resident_api, starts_at=f"{TUESDAY}T09:00:00+08:00", house=home, key="a")
+    one = listing_queries()
+    book(resident_api, starts_at=f"{TUESDAY}T14:00:00+08:00", house=home, key="b")
+    for n, hhmm in enumerate(("10:00", "11:00", "11:30")):
+        book(resident_api, starts_at=f"{WEDNESDAY}T{hhmm}:00+08:00", service="counter", key=f"c{n}")
+    assert listing_queries() == one
+    assert one <= 10

@@ -232,6 +232,7 @@ def test_book_on_behalf_of_a_caller_reaches_their_app(
     assert booking.created_by.username == "desk1"
     assert OutboundSms.objects.get().phone == "13812345678"
     assert [b["id"] for b in resident_api.get("bookings").json()] == [body["id"]]
+    assert AuditEntry.objects.get(action="booking.create_on_behalf").actor.username == "desk1"
 
 
 def test_the_days_schedule_per_resource(clock, desk_api, resident, home, repair, counter):
@@ -325,3 +326,39 @@ def test_staff_cancel_needs_a_reason_and_staff_reschedule_ignores_the_deadline(
     assert (
         AuditEntry.objects.filter(action__in=["booking.reschedule", "booking.cancel"]).count() == 2
     )
+
+
+def test_the_schedule_answers_in_a_fixed_number_of_queries(
+    clock, desk_api, resident, home, repair, counter, django_assert_max_num_queries
+):
+    def schedule_queries():
+        from django.db import connection
+        from django.test.utils import CaptureQueriesContext
+
+        with CaptureQueriesContext(connection) as captured:
+            assert desk_api.get(f"staff/bookings/schedule?date={TUESDAY}").status_code == 200
+        return len(captured)
+
+    services.booking_create(
+        service=repair,
+        starts_at=at(TUESDAY, "09:00"),
+        created_by=resident,
+        resident=resident,
+        house=home,
+    )
+    one = schedule_queries()
+    for hhmm in ("14:00",):
+        services.booking_create(
+            service=repair,
+            starts_at=at(TUESDAY, hhmm),
+            created_by=resident,
+            resident=resident,
+            house=home,
+        )
+    for hhmm in ("10:00", "11:00"):
+        services.booking_create(
+            service=counter, starts_at=at(TUESDAY, hhmm), created_by=resident, resident=resident
+        )
+    assert schedule_queries() == one
+    with django_assert_max_num_queries(12):
+        desk_api.get(f"staff/bookings/schedule?date={TUESDAY}")
