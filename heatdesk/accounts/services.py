@@ -62,6 +62,11 @@ def sms_code_request(*, phone: str, purpose: str, ip: str) -> None:
             code="sms_ip_limited",
             retry_after=ratelimit.seconds_until(ip_window.expires_at),
         )
+    day = ratelimit.local_day_window(f"sms-day:{digest}")
+    # Checked before the interval starts, so a refusal for the day does not also hold the
+    # phone back for an interval; the hit below is what holds under races.
+    if ratelimit.peek(day) >= settings.SMS_CODE_DAILY_LIMIT:
+        raise _daily_limited(day)
     wait = ratelimit.cooldown_start(
         f"sms-phone:{digest}", seconds=settings.SMS_CODE_INTERVAL_SECONDS
     )
@@ -69,13 +74,8 @@ def sms_code_request(*, phone: str, purpose: str, ip: str) -> None:
         raise RateLimited(
             f"验证码已发送，请{wait}秒后再试。", code="sms_too_soon", retry_after=wait
         )
-    day = ratelimit.local_day_window(f"sms-day:{digest}")
     if ratelimit.hit(day) > settings.SMS_CODE_DAILY_LIMIT:
-        raise RateLimited(
-            "今日验证码次数已用完，请明天再试。",
-            code="sms_daily_limited",
-            retry_after=ratelimit.seconds_until(day.expires_at),
-        )
+        raise _daily_limited(day)
 
     code = f"{secrets.randbelow(10**6):06d}"
     now = clock.now()
@@ -93,6 +93,14 @@ def sms_code_request(*, phone: str, purpose: str, ip: str) -> None:
         sms_queue(
             phone=phone, template=SMS_TEMPLATE_FOR[SmsCode.Purpose(purpose)], params={"code": code}
         )
+
+
+def _daily_limited(day: ratelimit.Window) -> RateLimited:
+    return RateLimited(
+        "今日验证码次数已用完，请明天再试。",
+        code="sms_daily_limited",
+        retry_after=ratelimit.seconds_until(day.expires_at),
+    )
 
 
 def sms_code_verify(*, phone: str, purpose: str, code: str) -> str:
@@ -160,9 +168,13 @@ def login_with_sms(*, phone: str, code: str, client: str = "") -> tuple[User, st
     """Verify the code and issue a token; the user is created on first login."""
     phone = sms_code_verify(phone=phone, purpose=SmsCode.Purpose.LOGIN, code=code)
     user = resident_get_or_create_by_phone(phone=phone)
+    _refuse_disabled(user)
+    return user, token_issue(user=user, client=client or "sms")
+
+
+def _refuse_disabled(user: User) -> None:
     if not user.is_active:
         raise ApplicationError("账户已停用，请联系客服。", code="account_disabled")
-    return user, token_issue(user=user, client=client or "sms")
 
 
 def token_issue(*, user: User, client: str = "", ttl_hours: int | None = None) -> str:
@@ -253,6 +265,7 @@ def wechat_login(*, code: str, session: WechatSession) -> tuple[User, str]:
             identity.session_key = session.session_key
             identity.last_login_at = now
             identity.save(update_fields=["session_key", "last_login_at"])
+    _refuse_disabled(identity.user)
     return identity.user, token_issue(user=identity.user, client="wechat")
 
 
@@ -269,6 +282,9 @@ def wechat_bind_phone(*, user: User, phone: str, code: str) -> User:
             )
             user.refresh_from_db()
             return user
+        # Refused before anything moves: joining a disabled account would switch off this
+        # WeChat user too and leave the person with no way in.
+        _refuse_disabled(owner)
         if owner.pk != user.pk:
             WechatIdentity.objects.filter(user=user).update(user=owner)
             tokens_revoke_all(user=user)

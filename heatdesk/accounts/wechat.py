@@ -1,8 +1,8 @@
 """The WeChat mini-program login exchange (auth.code2Session, GET /sns/jscode2session)."""
 
+import http.client
 import json
 import logging
-import urllib.error
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass
@@ -45,7 +45,9 @@ def jscode2session(*, code: str, timeout: float = 5.0) -> WechatSession:
     try:
         with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 - checked above
             body = json.loads(response.read().decode("utf-8"))
-    except (urllib.error.URLError, TimeoutError, ValueError) as exc:
+    except (OSError, http.client.HTTPException, ValueError) as exc:
+        # OSError covers URLError, refused and reset connections and timeouts; HTTPException a
+        # dropped connection or an answer that is not HTTP. All mean "not available", never 500.
         logger.warning("jscode2session failed: %s", exc)
         raise WechatUnavailable("微信登录服务暂时不可用，请稍后再试。") from exc
     if not isinstance(body, dict):

@@ -28,13 +28,16 @@ def wechat_code_issue(*, appid: str, user_key: str) -> SandboxWechatCode:
 
 
 def wechat_code_exchange(*, appid: str, code: str) -> SandboxWechatCode:
-    """jscode2session: a code works once, within five minutes, for the app it was issued to."""
+    """jscode2session: a code works once, within five minutes, for the app it was issued to.
+
+    Errors as WeChat gives them: 40163 for a code already used, 40029 for one that is unknown
+    or expired."""
     with transaction.atomic():
         found = SandboxWechatCode.objects.select_for_update().filter(code=code, appid=appid).first()
-        if found is None or found.used_at is not None:
+        if found is not None and found.used_at is not None:
+            raise ApplicationError("code been used", code="40163")
+        if found is None or clock.now() - found.created_at > WECHAT_CODE_TTL:
             raise ApplicationError("invalid code", code="40029")
-        if clock.now() - found.created_at > WECHAT_CODE_TTL:
-            raise ApplicationError("code been used or expired", code="40163")
         found.used_at = clock.now()
         found.save(update_fields=["used_at"])
     return found

@@ -43,3 +43,16 @@ def _as_text(value: Any) -> str:
     if isinstance(value, bytes | memoryview):
         return bytes(value).decode("utf-8", "replace")
     return str(value)
+
+
+def latest_code(phone: str) -> str:
+    """The code in the newest message the sandbox inbox holds for `phone`."""
+    import re
+
+    from heatdesk.sandbox.models import SandboxSms
+
+    message = SandboxSms.objects.filter(phone=phone).first()
+    assert message is not None, f"no SMS for {phone} in the sandbox inbox"
+    found = re.search(r"\d{6}", message.text)
+    assert found is not None, message.text
+    return found.group(0)
