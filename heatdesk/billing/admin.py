@@ -44,6 +44,9 @@ class HeatingSeasonAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
+    def has_open_close_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("billing.open_close_season")
+
     def save_model(self, request: HttpRequest, obj: Any, form: ModelForm, change: bool) -> None:
         data = {
             name: form.cleaned_data[name]
@@ -58,11 +61,11 @@ class HeatingSeasonAdmin(admin.ModelAdmin):
         except ApplicationError as exc:
             raise _refused(exc) from exc
 
-    @admin.action(description="开启所选采暖季", permissions=["change"])
+    @admin.action(description="开启所选采暖季", permissions=["open_close"])
     def open_selected(self, request: HttpRequest, queryset: QuerySet[HeatingSeason]) -> None:
         self._move(request, queryset, services.season_open)
 
-    @admin.action(description="结束所选采暖季", permissions=["change"])
+    @admin.action(description="结束所选采暖季", permissions=["open_close"])
     def close_selected(self, request: HttpRequest, queryset: QuerySet[HeatingSeason]) -> None:
         self._move(request, queryset, services.season_close)
 

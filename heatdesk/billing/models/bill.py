@@ -75,6 +75,11 @@ class Bill(models.Model):
 
     class Meta:
         ordering = ["-season__heating_start", "house_id"]
+        permissions = [
+            ("issue_bill", "Can issue heating bills"),
+            ("adjust_bill", "Can add correction lines to issued bills"),
+            ("void_bill", "Can void bills"),
+        ]
         verbose_name = "账单"
         verbose_name_plural = "账单"
         constraints = [

@@ -69,6 +69,7 @@ class HeatingSeason(models.Model):
 
     class Meta:
         ordering = ["-heating_start"]
+        permissions = [("open_close_season", "Can open and close heating seasons")]
         verbose_name = "采暖季"
         verbose_name_plural = "采暖季"
         constraints = [

@@ -164,3 +164,25 @@ def test_the_new_version_action_copies_a_used_tariff(web, house_a, operator):
     copy = Tariff.objects.get(season=season, version=2)
     assert (copy.area_price, copy.in_use_since) == (D("24.0000"), None)
     assert web.get(f"/admin/billing/tariff/{copy.pk}/change/").status_code == 200
+
+
+def test_opening_a_season_needs_its_own_permission():
+    from django.contrib.auth.models import Permission
+
+    clerk = User.objects.create_user("clerk", "correct-horse-battery", is_staff=True)
+    clerk.user_permissions.add(
+        *Permission.objects.filter(
+            content_type__app_label="billing",
+            codename__in=["view_heatingseason", "change_heatingseason"],
+        )
+    )
+    season = make_season(status="draft")
+    client = Client()
+    client.force_login(clerk)
+    response = client.post(
+        "/admin/billing/heatingseason/",
+        {"action": "open_selected", "_selected_action": [season.pk]},
+    )
+    assert response.status_code == 200  # the action is not offered to this user
+    assert HeatingSeason.objects.get(pk=season.pk).status == "draft"
+    assert not AuditEntry.objects.filter(action="billing.season_open").exists()
