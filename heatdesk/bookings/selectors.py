@@ -166,9 +166,12 @@ def availability(
     if ignore_booking_id is not None:
         active = active.exclude(pk=ignore_booking_id)
     # Exclusive resources: busy ranges, sorted, non-overlapping (the guard ensures it).
-    busy: dict[int, tuple[list[dt.datetime], list[dt.datetime]]] = defaultdict(lambda: ([], []))
+    # Times are compared as POSIX seconds: comparing aware datetimes of different zones in
+    # the inner loop costs more than the whole rest of the computation.
+    # Exclusive resources: busy ranges, sorted, non-overlapping (the guard ensures it).
+    busy: dict[int, tuple[list[float], list[float]]] = defaultdict(lambda: ([], []))
     # Windows: active bookings of this service per (resource, start).
-    taken: dict[tuple[int, dt.datetime], int] = {}
+    taken: dict[tuple[int, float], int] = {}
     if any(r.exclusive for r in resources):
         ranges = (
             active.filter(exclusive=True, blocked_from__lt=window_to, blocked_until__gt=window_from)
@@ -177,8 +180,8 @@ def availability(
         )
         for resource_id, blocked_from, blocked_until in ranges:
             froms, untils = busy[resource_id]
-            froms.append(blocked_from)
-            untils.append(blocked_until)
+            froms.append(blocked_from.timestamp())
+            untils.append(blocked_until.timestamp())
     if not all(r.exclusive for r in resources):
         counts = (
             active.filter(
@@ -190,40 +193,50 @@ def availability(
             .values_list("resource_id", "starts_at")
             .annotate(n=Count("id"))
         )
-        taken = {(resource_id, starts_at): n for resource_id, starts_at, n in counts}
+        taken = {(resource_id, starts_at.timestamp()): n for resource_id, starts_at, n in counts}
 
-    weekly = {resource.pk: _weekly(resource) for resource in resources}
-    offers: dict[dt.datetime, list[tuple[int, int]]] = defaultdict(list)
+    before = timing.buffer_before.total_seconds()
+    after = (timing.duration + timing.buffer_after).total_seconds()
+    earliest_ts = earliest.timestamp()
+    plans = [
+        (
+            resource.pk,
+            resource.exclusive,
+            slot_capacity(service=service, resource=resource),
+            _weekly(resource),
+            exceptions.get(resource.pk),
+            busy.get(resource.pk, ([], [])),
+        )
+        for resource in resources
+    ]
+    offers: dict[float, list[tuple[int, int]]] = defaultdict(list)
+    moments: dict[float, dt.datetime] = {}
     day = first
     while day <= last:
-        for resource in resources:
+        for resource_id, exclusive, capacity, weekly, day_exceptions, (froms, untils) in plans:
             periods = periods_for_day(
-                day=day,
-                weekly=weekly[resource.pk],
-                exceptions=exceptions.get(resource.pk),
-                calendar=calendar,
+                day=day, weekly=weekly, exceptions=day_exceptions, calendar=calendar
             )
             if not periods:
                 continue
-            capacity = slot_capacity(service=service, resource=resource)
             for starts_at in _starts(periods, timing, only_start):
-                if starts_at < earliest:
+                ts = starts_at.timestamp()
+                if ts < earliest_ts:
                     continue
-                if resource.exclusive:
-                    froms, untils = busy.get(resource.pk, ([], []))
-                    block_from = starts_at - timing.buffer_before
-                    block_until = starts_at + timing.duration + timing.buffer_after
-                    i = bisect_right(untils, block_from)
-                    remaining = 0 if i < len(froms) and froms[i] < block_until else 1
+                if exclusive:
+                    i = bisect_right(untils, ts - before)
+                    remaining = 0 if i < len(froms) and froms[i] < ts + after else 1
                 else:
-                    remaining = capacity - taken.get((resource.pk, starts_at), 0)
+                    remaining = capacity - taken.get((resource_id, ts), 0)
                 if remaining > 0:
-                    offers[starts_at].append((remaining, resource.pk))
+                    offers[ts].append((remaining, resource_id))
+                    moments[ts] = starts_at
         day += dt.timedelta(days=1)
 
     result = []
-    for starts_at in sorted(offers):
-        places = sorted(offers[starts_at], key=lambda p: (-p[0], p[1]))
+    for ts in sorted(offers):
+        places = sorted(offers[ts], key=lambda p: (-p[0], p[1]))
+        starts_at = moments[ts]
         result.append(
             SlotOffer(
                 starts_at=starts_at,
