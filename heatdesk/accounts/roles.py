@@ -52,6 +52,24 @@ ROLE_PERMISSIONS: dict[str, set[str]] = {
         "audit.view_auditentry",
     },
 }
+BILLING_VIEW = {
+    "billing.view_heatingseason",
+    "billing.view_tariff",
+    "billing.view_bill",
+    "billing.view_billline",
+}
+ROLE_PERMISSIONS[ROLE_COLLECTOR] |= {"billing.view_bill", "billing.view_billline"}
+ROLE_PERMISSIONS[ROLE_AGENT] |= {"billing.view_bill", "billing.view_billline"}
+ROLE_PERMISSIONS[ROLE_FINANCE] |= BILLING_VIEW | {"billing.adjust_bill", "billing.void_bill"}
+ROLE_PERMISSIONS[ROLE_ADMIN] |= BILLING_VIEW | {
+    "billing.add_heatingseason",
+    "billing.change_heatingseason",
+    "billing.open_close_season",
+    "billing.add_tariff",
+    "billing.change_tariff",
+    "billing.issue_bill",
+    "billing.void_bill",
+}
 STAFF_ROLES = [r for r in ROLE_PERMISSIONS if r != ROLE_RESIDENT]
 
 
