@@ -1,5 +1,17 @@
+from typing import Any
+
 from django.conf import settings
 from django.db import models
+
+
+class AuditEntryQuerySet(models.QuerySet["AuditEntry"]):
+    """Refuses bulk changes, which never call the model's save() or delete()."""
+
+    def update(self, **kwargs: Any) -> int:
+        raise RuntimeError("audit entries are append-only")
+
+    def delete(self) -> tuple[int, dict[str, int]]:
+        raise RuntimeError("audit entries are append-only")
 
 
 class AuditEntry(models.Model):
@@ -25,6 +37,8 @@ class AuditEntry(models.Model):
     after = models.JSONField(null=True, blank=True)
     reason = models.TextField(blank=True)
     ip = models.GenericIPAddressField(null=True, blank=True)
+
+    objects = AuditEntryQuerySet.as_manager()
 
     class Meta:
         ordering = ["-occurred_at", "-id"]

@@ -23,7 +23,10 @@ def audit_record(
     actor_user = actor if getattr(actor, "pk", None) else None
     return AuditEntry.objects.create(
         actor=actor_user,
-        actor_label=str(getattr(actor_user, "username", "") or "system")
+        # Staff by username, residents (who have none) by their public id.
+        actor_label=str(
+            getattr(actor_user, "username", "") or getattr(actor_user, "public_id", "") or "system"
+        )
         if actor_user
         else "system",
         action=action,
