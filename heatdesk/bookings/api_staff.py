@@ -346,7 +346,8 @@ def staff_detail(request: HttpRequest, booking_id: str) -> dict[str, Any]:
 @router.post("/staff/bookings/{booking_id}/approve", response={200: StaffBookingOut, **ERRORS})
 def approve(request: HttpRequest, booking_id: str) -> dict[str, Any]:
     """Pending → confirmed. Permission: `bookings.approve_booking`. Errors: `booking_not_found`
-    (404), `booking_state_invalid`, `booking_changed` (409). To reject, cancel with a reason."""
+    (404), `booking_state_invalid`, `booking_started`, `booking_changed` (409). To reject,
+    cancel with a reason."""
     user = staff_with(request, "bookings.approve_booking")
     return _answer(services.booking_approve(booking=_booking(booking_id), actor=user))
 

@@ -530,6 +530,8 @@ def booking_approve(*, booking: Booking, actor: User, now: dt.datetime | None = 
             return fresh
         if fresh.status != Booking.Status.PENDING:
             raise Conflict("只有待审核的预约可以审核通过。", code="booking_state_invalid")
+        if now >= fresh.starts_at:
+            raise Conflict("预约时间已过，不能再审核通过。", code="booking_started")
         if not cas_status(booking=fresh, to=Booking.Status.CONFIRMED, actor=actor, now=now):
             raise Conflict("预约状态刚刚发生变化，请刷新后重试。", code="booking_changed")
         notices.notify(fresh, notices.SMS_CONFIRMED)
@@ -632,10 +634,12 @@ def holds_expire(*, now: dt.datetime | None = None, batch: int = 500) -> int:
     run twice or in two runners: each expiry is a compare-and-set."""
     now = now or clock.now()
     stale = list(
-        Booking.objects.filter(
+        Booking.objects.select_related("service", "resource", "house__unit__building")
+        .filter(
             Q(status=Booking.Status.HELD, hold_expires_at__lte=now)
             | Q(status=Booking.Status.PENDING, starts_at__lte=now)
-        ).order_by("pk")[:batch]
+        )
+        .order_by("pk")[:batch]
     )
     expired = 0
     for booking in stale:
@@ -646,6 +650,7 @@ def holds_expire(*, now: dt.datetime | None = None, batch: int = 500) -> int:
                 if booking.status == Booking.Status.HELD
                 else Q(starts_at__lte=now)
             )
+            was = booking.status
             if cas_status(
                 booking=booking,
                 to=Booking.Status.EXPIRED,
@@ -655,6 +660,8 @@ def holds_expire(*, now: dt.datetime | None = None, batch: int = 500) -> int:
                 guard=guard,
             ):
                 expired += 1
+                if was == Booking.Status.PENDING:
+                    notices.notify(booking, notices.SMS_CANCELLED, reason="未能在开始前完成审核")
     return expired
 
 

@@ -123,6 +123,33 @@ def test_the_expiry_job_expires_holds_and_unapproved_bookings_once(clock, counte
     assert BookingEvent.objects.filter(to_status="expired").count() == 2
 
 
+def test_an_unapproved_booking_lapses_at_its_start_and_the_resident_is_told(
+    clock, resident, home, repair, agent
+):
+    repair.requires_approval = True
+    repair.save(update_fields=["requires_approval"])
+    booking, _ = services.booking_create(
+        service=repair,
+        starts_at=at("2026-11-30", "14:00"),
+        created_by=resident,
+        resident=resident,
+        house=home,
+        contact_phone=resident.phone,
+    )
+    clock.move_to(at("2026-11-30", "14:00"))
+    with pytest.raises(ApplicationError) as late:
+        services.booking_approve(booking=booking, actor=agent)
+    assert late.value.code == "booking_started"
+    booking.refresh_from_db()
+    assert booking.status == Booking.Status.PENDING
+    assert services.holds_expire() == 1
+    booking.refresh_from_db()
+    assert booking.status == Booking.Status.EXPIRED
+    assert HouseQuota.objects.get().active == 0
+    lapsed = OutboundSms.objects.get(template="booking_cancelled")
+    assert "未能在开始前完成审核" in lapsed.params_json
+
+
 def test_a_service_that_needs_approval_is_pending_until_staff_approve(
     clock, resident, home, repair, agent
 ):
