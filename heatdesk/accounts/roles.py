@@ -70,6 +70,48 @@ ROLE_PERMISSIONS[ROLE_ADMIN] |= BILLING_VIEW | {
     "billing.issue_bill",
     "billing.void_bill",
 }
+_BOOKINGS_TECH = {
+    "bookings.view_booking",
+    "bookings.view_service",
+    "bookings.view_resource",
+    "bookings.record_booking_outcome",
+}
+_BOOKINGS_AGENT = {
+    f"bookings.{c}"
+    for c in (
+        "view_booking",
+        "view_bookingevent",
+        "view_service",
+        "view_resource",
+        "view_workinghours",
+        "view_dayexception",
+        "view_calendarday",
+        "book_on_behalf",
+        "approve_booking",
+        "assign_booking",
+        "cancel_any_booking",
+        "reschedule_any_booking",
+    )
+}
+ROLE_PERMISSIONS[ROLE_TECHNICIAN] |= _BOOKINGS_TECH
+ROLE_PERMISSIONS[ROLE_COLLECTOR] |= _BOOKINGS_TECH | {"bookings.book_on_behalf"}
+ROLE_PERMISSIONS[ROLE_AGENT] |= _BOOKINGS_AGENT
+ROLE_PERMISSIONS[ROLE_ADMIN] |= _BOOKINGS_AGENT | {
+    f"bookings.{c}"
+    for c in (
+        "add_service",
+        "change_service",
+        "add_resource",
+        "change_resource",
+        "change_workinghours",
+        "add_dayexception",
+        "delete_dayexception",
+        "change_calendarday",
+        "view_slot",
+        "view_housequota",
+        "record_booking_outcome",
+    )
+}
 STAFF_ROLES = [r for r in ROLE_PERMISSIONS if r != ROLE_RESIDENT]
 
 
