@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "heatdesk.accounts",
     "heatdesk.notifications",
     "heatdesk.estates",
+    "heatdesk.payments",
     "heatdesk.bookings",
     "heatdesk.billing",
     "heatdesk.sandbox",
@@ -206,6 +207,43 @@ BIND_FAILURES_PER_HOUR = env_int("BIND_FAILURES_PER_HOUR", 5)
 
 # Public base URL, used in links sent by SMS and printed by `make run`.
 PUBLIC_BASE_URL = env_str("PUBLIC_BASE_URL", "http://127.0.0.1:8000")
+
+# Payments: WeChat Pay API v3 and Alipay (RSA2). In sandbox mode the base URLs point at the local
+# simulators and any key left empty comes from development keys generated once under
+# PAYMENTS_DEV_KEYS_DIR; in production every key must be set (PEM text, or NAME_FILE).
+PAYMENTS_DEV_KEYS_DIR = VAR_DIR / "sandbox-keys"
+PAYMENTS_PROVIDER_TIMEOUT_SECONDS = env_int("PAYMENTS_PROVIDER_TIMEOUT_SECONDS", 10)
+WECHATPAY_MCHID = env_str("WECHATPAY_MCHID", "1900000001" if SANDBOX else "")
+WECHATPAY_APPID = env_str("WECHATPAY_APPID", WECHAT_MINI_APPID)
+WECHATPAY_API_V3_KEY = env_str("WECHATPAY_API_V3_KEY", "")
+WECHATPAY_PRIVATE_KEY = env_str("WECHATPAY_PRIVATE_KEY", "")
+WECHATPAY_CERT_SERIAL = env_str("WECHATPAY_CERT_SERIAL", "")
+WECHATPAY_PLATFORM_PUBLIC_KEY = env_str("WECHATPAY_PLATFORM_PUBLIC_KEY", "")
+WECHATPAY_PLATFORM_PUBLIC_KEY_ID = env_str("WECHATPAY_PLATFORM_PUBLIC_KEY_ID", "")
+WECHATPAY_PLATFORM_CERTIFICATES = env_str("WECHATPAY_PLATFORM_CERTIFICATES", "")
+WECHATPAY_BASE_URL = env_str(
+    "WECHATPAY_BASE_URL",
+    f"{PUBLIC_BASE_URL}/sandbox/wechatpay" if SANDBOX else "https://api.mch.weixin.qq.com",
+)
+WECHATPAY_NOTIFY_URL = env_str(
+    "WECHATPAY_NOTIFY_URL", f"{PUBLIC_BASE_URL}/payments/notify/wechatpay"
+)
+ALIPAY_APP_ID = env_str("ALIPAY_APP_ID", "2021000000000001" if SANDBOX else "")
+ALIPAY_SELLER_ID = env_str("ALIPAY_SELLER_ID", "2088000000000001" if SANDBOX else "")
+ALIPAY_PRIVATE_KEY = env_str("ALIPAY_PRIVATE_KEY", "")
+ALIPAY_PUBLIC_KEY = env_str("ALIPAY_PUBLIC_KEY", "")
+ALIPAY_GATEWAY = env_str(
+    "ALIPAY_GATEWAY",
+    f"{PUBLIC_BASE_URL}/sandbox/alipay/gateway.do"
+    if SANDBOX
+    else "https://openapi.alipay.com/gateway.do",
+)
+ALIPAY_NOTIFY_URL = env_str("ALIPAY_NOTIFY_URL", f"{PUBLIC_BASE_URL}/payments/notify/alipay")
+if PRODUCTION and not all(
+    url.startswith("https://") and "//127." not in url and "//localhost" not in url
+    for url in (WECHATPAY_BASE_URL, ALIPAY_GATEWAY)
+):
+    raise ImproperlyConfigured("WECHATPAY_BASE_URL and ALIPAY_GATEWAY must be public https URLs")
 
 LOGGING = {
     "version": 1,
