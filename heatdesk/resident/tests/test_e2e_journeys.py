@@ -65,7 +65,21 @@ def test_resident_logs_in_binds_a_house_sees_it_and_unbinds(phone_page: Page, sc
     page.get_by_role("textbox", name="户主姓名").fill("王秀英")
     page.get_by_text("户主本人").click()
     screenshot(page, "bind-filled")
-    page.get_by_test_id("bind-submit").click()
+    # an impatient double tap: the second lands while the first answer is still on its way
+    held: list = []
+
+    def hold(route):
+        held.append(route)
+
+    page.route("**/m/houses/bind/", hold)
+    page.evaluate(
+        "() => { const b = document.querySelector('[data-testid=bind-submit]');"
+        " b.click(); setTimeout(() => b.click(), 150); }"
+    )
+    page.wait_for_timeout(600)
+    assert len(held) == 1, "the second tap sent the form again"
+    held[0].continue_()
+    page.unroute("**/m/houses/bind/", hold)
 
     # then: its page shows it, and the database holds one active binding
     expect(page).to_have_url(re.compile(rf"/m/houses/{house.public_id}/$"))
@@ -101,6 +115,14 @@ def test_resident_logs_in_binds_a_house_sees_it_and_unbinds(phone_page: Page, sc
     binding.refresh_from_db()
     assert binding.ended_at is not None
     assert HouseBinding.objects.filter(user=user).count() == 1
+
+    # and: its page is gone for this resident (the same answer as for anybody else's house)
+    gone = page.goto(f"/m/houses/{house.public_id}/")
+    assert gone is not None
+    assert gone.status == 404
+    expect(page.get_by_text("未找到该页面或房屋")).to_be_visible()
+    screenshot(page, "house-not-found")
+    page.get_by_role("link", name="返回首页").click()
 
     # when: log out, then: home asks to log in again
     page.get_by_test_id("logout").click()
