@@ -3,6 +3,7 @@
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login, logout
+from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -136,7 +137,7 @@ def consent_page(request: HttpRequest) -> HttpResponse:
     user = resident_of(request)
     next_url = _next_url(request)
     if user is None:
-        return redirect(f"{reverse('resident:login')}?next={next_url}")
+        return redirect_to_login(next_url, reverse("resident:login"))
     if request.method == "GET" and privacy_consent_current(user):
         return redirect(next_url)
     form = ConsentForm(request.POST if request.method == "POST" else None)
