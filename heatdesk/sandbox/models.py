@@ -29,3 +29,13 @@ class SandboxWechatCode(models.Model):
 
     def __str__(self) -> str:
         return self.code
+
+
+# The payment simulators' records live in their own module; importing them here registers them.
+from heatdesk.sandbox.payment_models import (  # noqa: E402, F401
+    SandboxBillFile,
+    SandboxNotifyDelivery,
+    SandboxPaymentKnob,
+    SandboxPaymentOrder,
+    SandboxPaymentRefund,
+)
