@@ -12,6 +12,10 @@ from heatdesk.billing.choices import (
     SettlementMode,
 )
 from heatdesk.billing.models.bill import Bill, BillLine
+from heatdesk.billing.models.heating_change import HeatingChange
+from heatdesk.billing.models.ledger import Allocation, LedgerEntry
+from heatdesk.billing.models.meter import MeterReading
+from heatdesk.billing.models.run import BillingRun
 from heatdesk.billing.models.season import HeatingSeason
 from heatdesk.billing.models.tariff import Tariff
 
@@ -19,12 +23,17 @@ __all__ = [
     "CHARGE_KINDS",
     "CREDIT_KINDS",
     "PRINCIPAL_KINDS",
+    "Allocation",
     "AreaBasis",
     "Bill",
     "BillLine",
     "BillLineKind",
+    "BillingRun",
+    "HeatingChange",
     "HeatingSeason",
     "LateFeeKind",
+    "LedgerEntry",
+    "MeterReading",
     "MeteredUnit",
     "Pricing",
     "SettlementMode",

@@ -3,7 +3,7 @@ from typing import Any, ClassVar
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 
 from heatdesk.billing.choices import CHARGE_KINDS, CREDIT_KINDS, AreaBasis, BillLineKind, Pricing
 from heatdesk.billing.models.season import HeatingSeason
@@ -61,6 +61,18 @@ class Bill(models.Model):
     tariff_version = models.PositiveIntegerField("热价版本")
 
     total_fen = models.BigIntegerField("应收合计（分）", default=0)
+    # What payments and account credit have covered; moved only by `billing.services.ledger`
+    # together with the allocation rows that explain it (their sum, always).
+    paid_fen = models.BigIntegerField("已缴（分）", default=0)
+    run = models.ForeignKey(
+        "billing.BillingRun",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="bills",
+        db_index=False,
+        verbose_name="开账批次",
+    )
 
     created_at = models.DateTimeField(auto_now_add=True)
     issued_at = models.DateTimeField(null=True, blank=True)
@@ -89,6 +101,11 @@ class Bill(models.Model):
                 condition=~Q(status="void"),
                 name="bill_one_per_house_season",
                 violation_error_message="该户本采暖季已有账单。",
+            ),
+            models.CheckConstraint(
+                condition=Q(total_fen__gte=0, paid_fen__gte=0, paid_fen__lte=F("total_fen")),
+                name="bill_paid_within_total",
+                violation_error_message="账单合计不能为负数，已缴金额不能超过合计。",
             ),
             models.CheckConstraint(
                 condition=Q(area__gte=Decimal(0)),
@@ -120,6 +137,10 @@ class Bill(models.Model):
 
     def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
         raise RuntimeError("bills are never deleted: void them instead")
+
+    @property
+    def outstanding_fen(self) -> int:
+        return self.total_fen - self.paid_fen
 
 
 class BillLine(models.Model):

@@ -10,16 +10,16 @@ from heatdesk.audit.services import audit_record
 from heatdesk.billing import explain, terms
 from heatdesk.billing.calculation import CalculationError, DraftLine, season_fee_lines
 from heatdesk.billing.choices import BillLineKind
-from heatdesk.billing.models import Bill, BillLine, HeatingSeason, Tariff
+from heatdesk.billing.models import Bill, BillLine, HeatingSeason, LedgerEntry, Tariff
 from heatdesk.billing.selectors import bill_live_for, tariff_current
+from heatdesk.billing.services import ledger
 from heatdesk.billing.services.common import move
 from heatdesk.core import clock
 from heatdesk.core.errors import ApplicationError, Conflict, NotFound, ValidationFailed
 from heatdesk.estates.models import House
 
-# Bills a correction line may be added to. A paid bill waits for the ledger, which moves its
-# status with its balance.
-ADJUSTABLE = frozenset({Bill.Status.ISSUED, Bill.Status.PARTIALLY_PAID})
+# Bills a correction line may be added to; the ledger moves their status with their balance.
+ADJUSTABLE = frozenset({Bill.Status.ISSUED, Bill.Status.PARTIALLY_PAID, Bill.Status.PAID})
 MAX_ADJUSTMENT_FEN = 100_000_000  # 100万元: a typo guard, not a business limit
 
 
@@ -85,36 +85,17 @@ def bill_calculate(
     )
 
 
-def _lines_append(
-    *, bill: Bill, lines: list[DraftLine], by: User | None, statuses: frozenset[str]
-) -> list[BillLine]:
-    """The one way lines reach a bill: they and `total_fen` move in the same transaction."""
+def _lines_append(*, bill: Bill, lines: list[DraftLine], by: User | None) -> list[BillLine]:
+    """Lines of a draft: they and `total_fen` move in the same transaction. Issued bills take
+    lines only through `ledger.bill_lines_post`, which posts them to the house's account."""
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("bill lines are appended inside the caller's transaction")
     delta = sum(line.amount_fen for line in lines)
-    if not Bill.objects.filter(pk=bill.pk, status__in=statuses).update(
+    if not Bill.objects.filter(pk=bill.pk, status=Bill.Status.DRAFT).update(
         total_fen=F("total_fen") + delta
     ):
         raise Conflict("账单当前状态不能添加明细。", code="bill_not_adjustable")
-    return BillLine.objects.bulk_create(
-        [
-            BillLine(
-                bill=bill,
-                kind=line.kind,
-                quantity=line.quantity,
-                unit=line.unit,
-                unit_price=line.unit_price,
-                ratio=line.ratio,
-                amount_fen=line.amount_fen,
-                period_from=line.period_from,
-                period_to=line.period_to,
-                explanation=line.explanation,
-                reason=line.reason,
-                created_by=by,
-            )
-            for line in lines
-        ]
-    )
+    return ledger.lines_insert(bill=bill, lines=lines, by=by)
 
 
 def _bill_draft(
@@ -157,7 +138,7 @@ def _bill_draft(
         heating_status=house.heating_status,
         tariff_version=tariff.version,
     )
-    _lines_append(bill=bill, lines=lines, by=by, statuses=frozenset({Bill.Status.DRAFT}))
+    _lines_append(bill=bill, lines=lines, by=by)
     return bill
 
 
@@ -181,6 +162,7 @@ def bill_issue(
         return bill
     try:
         with transaction.atomic():
+            ledger.house_lock(house.pk)
             if bill is None:
                 bill = _bill_draft(
                     house=house,
@@ -190,10 +172,12 @@ def bill_issue(
                     supply_until=supply_until,
                     stopped_from=stopped_from,
                 )
+            now = clock.now()
             if not Bill.objects.filter(pk=bill.pk, status=Bill.Status.DRAFT).update(
-                status=Bill.Status.ISSUED, issued_at=clock.now(), issued_by=issued_by
+                status=Bill.Status.ISSUED, issued_at=now, issued_by=issued_by
             ):
                 raise Conflict("账单状态刚刚被他人修改，请刷新后重试。", code="bill_conflict")
+            ledger.bill_issued_post(bill=bill, by=issued_by, at=now)
             bill.refresh_from_db()
             audit_record(
                 actor=issued_by,
@@ -231,6 +215,7 @@ def bill_adjust(*, bill: Bill, amount_fen: int, reason: str, by: User | None) ->
     if fields:
         raise ValidationFailed("请检查填写的内容。", fields=fields)
     with transaction.atomic():
+        ledger.house_lock(bill.house_id)
         before = Bill.objects.select_for_update().get(pk=bill.pk)
         if before.status not in ADJUSTABLE:
             raise Conflict(
@@ -238,25 +223,36 @@ def bill_adjust(*, bill: Bill, amount_fen: int, reason: str, by: User | None) ->
                 code="bill_not_adjustable",
             )
         sign = "+" if amount_fen > 0 else ""
-        (line,) = _lines_append(
-            bill=before,
+        words = f"费用调整 {sign}{explain.yuan(amount_fen)}：{reason}"
+        now = clock.now()
+        posted = ledger.bill_lines_post(
+            bill=bill,
             lines=[
                 DraftLine(
                     kind=BillLineKind.ADJUSTMENT,
                     amount_fen=amount_fen,
-                    explanation=f"费用调整 {sign}{explain.yuan(amount_fen)}：{reason}",
+                    explanation=words,
                     reason=reason,
                 )
             ],
             by=by,
-            statuses=ADJUSTABLE,
+            explanation=words,
+            kind=LedgerEntry.Kind.ADJUSTMENT,
+            at=now,
         )
+        (line,) = posted.lines
+        if posted.entry is not None:
+            ledger.credit_apply(house_id=bill.house_id, cause=posted.entry, by=by, at=now)
         audit_record(
             actor=by,
             action="billing.bill_adjust",
             obj=before,
-            before={"total_fen": before.total_fen},
-            after={"total_fen": before.total_fen + amount_fen, "line_id": line.pk},
+            before={"total_fen": before.total_fen, "status": before.status},
+            after={
+                "total_fen": before.total_fen + amount_fen,
+                "status": Bill.objects.filter(pk=bill.pk).values_list("status", flat=True).get(),
+                "line_id": line.pk,
+            },
             reason=reason,
         )
     bill.refresh_from_db()
@@ -269,15 +265,19 @@ def bill_void(*, bill: Bill, reason: str, by: User | None) -> Bill:
     if not reason:
         raise ValidationFailed("请填写作废原因。", fields={"reason": ["请填写作废原因。"]})
     with transaction.atomic():
+        ledger.house_lock(bill.house_id)
+        now = clock.now()
         before = move(
             Bill,
             bill,
             to=Bill.Status.VOID,
             code="bill_transition_invalid",
-            voided_at=clock.now(),
+            voided_at=now,
             voided_by=by,
             void_reason=reason[:200],
         )
+        if before != Bill.Status.DRAFT:
+            ledger.bill_void_post(bill=bill, by=by, reason=reason, at=now)
         audit_record(
             actor=by,
             action="billing.bill_void",

@@ -6,7 +6,9 @@ from django.db import transaction
 
 from heatdesk.accounts.models import User
 from heatdesk.audit.services import audit_record
-from heatdesk.billing.models import HeatingSeason
+from heatdesk.billing.models import Bill, HeatingSeason
+from heatdesk.billing.selectors import OPEN
+from heatdesk.billing.services import ledger
 from heatdesk.billing.services.common import (
     SEASON_FIELDS,
     check_fields,
@@ -66,10 +68,41 @@ def season_open(*, season: HeatingSeason, by: User | None) -> HeatingSeason:
 
 
 def season_close(*, season: HeatingSeason, by: User | None) -> HeatingSeason:
-    """Close an open season: no new bills; existing bills stay payable."""
-    return _season_move(
-        season=season, to=HeatingSeason.Status.CLOSED, by=by, verb="close", closed_at=clock.now()
-    )
+    """Close an open season: no new bills; existing bills stay payable.
+
+    In the same transaction, every bill of the season still waiting for money gets its late fee
+    as of today fixed into a line: from then on it is a charge like any other, and no more
+    accrues.
+    """
+    with transaction.atomic():
+        before = move(
+            HeatingSeason,
+            season,
+            to=HeatingSeason.Status.CLOSED,
+            code="season_transition_invalid",
+            closed_at=clock.now(),
+        )
+        fixed = _late_fees_fix(season=season, by=by)
+        audit_record(
+            actor=by,
+            action="billing.season_close",
+            obj=season,
+            before={"status": before},
+            after={"status": HeatingSeason.Status.CLOSED, "late_fees_fixed": fixed},
+        )
+    season.refresh_from_db()
+    return season
+
+
+def _late_fees_fix(*, season: HeatingSeason, by: User | None) -> int:
+    today = clock.local_today()
+    fixed = 0
+    open_bills = Bill.objects.filter(season=season, status__in=OPEN).order_by("house_id", "id")
+    for bill in open_bills.iterator(chunk_size=2000):
+        ledger.house_lock(bill.house_id)
+        if ledger.bill_late_fee_fix(bill=bill, as_of=today, by=by) is not None:
+            fixed += 1
+    return fixed
 
 
 def _season_move(

@@ -106,7 +106,7 @@ def test_open_then_close_with_audit_rows(admin_user):
     entries = list(AuditEntry.objects.order_by("id").values_list("action", "before", "after"))
     assert entries == [
         ("billing.season_open", {"status": "draft"}, {"status": "open"}),
-        ("billing.season_close", {"status": "open"}, {"status": "closed"}),
+        ("billing.season_close", {"status": "open"}, {"status": "closed", "late_fees_fixed": 0}),
     ]
 
 
