@@ -1,0 +1,7 @@
+from heatdesk.payments.tests.support import (  # noqa: F401 - fixtures
+    payment_keys,
+    payment_keys_dir,
+    payment_settings,
+    receiver,
+    stranger_key,
+)
