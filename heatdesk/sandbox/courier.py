@@ -16,7 +16,7 @@ import urllib.error
 import urllib.request
 from typing import Any
 
-from django.db import connections, transaction
+from django.db import DEFAULT_DB_ALIAS, connections, transaction
 from django.db.models import Q
 
 from heatdesk.core import clock
@@ -200,11 +200,16 @@ def next_due_in() -> float | None:
 
 
 class _Courier(threading.Thread):
-    def __init__(self) -> None:
+    def __init__(self, shared_connection: Any = None) -> None:
         super().__init__(name="sandbox-notify-courier", daemon=True)
         self.event = threading.Event()
+        self.shared_connection = shared_connection
 
     def run(self) -> None:
+        if self.shared_connection is not None:
+            # An in-memory SQLite database (the test suite's) exists only inside its one
+            # connection: share it, as Django's live test server does.
+            connections[DEFAULT_DB_ALIAS] = self.shared_connection
         while True:
             self.event.clear()
             wait: float | None = None
@@ -228,6 +233,11 @@ def wake() -> None:
     global _courier
     with _courier_lock:
         if _courier is None or not _courier.is_alive():
-            _courier = _Courier()
+            connection = connections[DEFAULT_DB_ALIAS]
+            shared = None
+            if connection.vendor == "sqlite" and connection.is_in_memory_db():
+                connection.inc_thread_sharing()
+                shared = connection
+            _courier = _Courier(shared)
             _courier.start()
         _courier.event.set()

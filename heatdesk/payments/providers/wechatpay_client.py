@@ -325,7 +325,9 @@ class WechatPayClient:
             raise ProviderOutcomeUnknown(
                 "the bill is offered from a foreign host", provider=PROVIDER
             )
-        canonical = parts.path + (f"?{parts.query}" if parts.query else "")
+        # The signed URL is relative to the API root (the real root has no path of its own).
+        path = parts.path.removeprefix(base.path) if base.path else parts.path
+        canonical = path + (f"?{parts.query}" if parts.query else "")
         answer = self._send("GET", canonical, b"", url=ticket.download_url)
         if answer.status != 200:
             self._raise_for(answer)
