@@ -97,7 +97,10 @@ def test_answers_that_cannot_be_trusted_are_refused(payment_keys, stranger_key):
 
 
 def test_an_unsigned_error_response_is_marked_unsigned(payment_keys):
-    raw = '{"error_response":{"code":"40002","msg":"Invalid Arguments","sub_code":"isv.invalid-signature"}}'
+    raw = (
+        '{"error_response":{"code":"40002","msg":"Invalid Arguments",'
+        '"sub_code":"isv.invalid-signature"}}'
+    )
     answer = proto.verify_response(
         raw, method="alipay.trade.query", public_key=payment_keys.alipay_gateway_key.public_key()
     )

@@ -213,8 +213,9 @@ def test_a_genuine_alipay_notify_is_verified(payment_keys):
 
 
 def test_a_querydict_with_a_repeated_key_is_rejected(payment_keys):
-    from django.http import QueryDict
     from urllib.parse import urlencode
+
+    from django.http import QueryDict
 
     form = QueryDict(urlencode(alipay_form(payment_keys)) + "&total_amount=0.01")
     with pytest.raises(NotifyRejected, match="repeats"):

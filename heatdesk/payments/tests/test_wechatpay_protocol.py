@@ -123,15 +123,15 @@ def test_a_request_verifies_and_every_change_is_refused(stranger_key):
     ts = str(int(now))
 
     def header(**overrides):
-        args = dict(
-            method="POST",
-            canonical_url="/v3/pay/transactions/jsapi",
-            body=KAT_BODY,
-            mchid="1900000001",
-            serial_no="SERIAL1",
-            private_key=KAT_KEY,
-            timestamp=ts,
-        )
+        args = {
+            "method": "POST",
+            "canonical_url": "/v3/pay/transactions/jsapi",
+            "body": KAT_BODY,
+            "mchid": "1900000001",
+            "serial_no": "SERIAL1",
+            "private_key": KAT_KEY,
+            "timestamp": ts,
+        }
         args.update(overrides)
         return proto.build_authorization(**args)
 
@@ -214,11 +214,13 @@ def test_a_signed_answer_verifies_and_tampering_is_refused(payment_keys, strange
         "not base64": ({"Wechatpay-Signature": "%%%"}, body),
     }
     for name, (changes, sent) in cases.items():
-        with pytest.raises(VerificationError):
+        try:
             proto.verify_signed_message(
                 headers={**headers, **changes}, body=sent, platform=platform
             )
-            pytest.fail(name)
+        except VerificationError:
+            continue
+        pytest.fail(f"{name} was accepted")
 
 
 def test_django_meta_and_lower_case_headers_are_read_alike(payment_keys):
@@ -283,14 +285,18 @@ def test_aes_gcm_refuses_tampering_a_wrong_key_and_a_wrong_aad():
     raw[0] ^= 1
     tampered = base64.b64encode(bytes(raw)).decode()
     attempts = [
-        dict(api_v3_key=API_V3_KEY, ciphertext=tampered, associated_data="transaction"),
-        dict(
-            api_v3_key=API_V3_KEY[::-1],
-            ciphertext=resource["ciphertext"],
-            associated_data="transaction",
-        ),
-        dict(api_v3_key=API_V3_KEY, ciphertext=resource["ciphertext"], associated_data="refund"),
-        dict(api_v3_key=API_V3_KEY, ciphertext="not base64!", associated_data="transaction"),
+        {"api_v3_key": API_V3_KEY, "ciphertext": tampered, "associated_data": "transaction"},
+        {
+            "api_v3_key": API_V3_KEY[::-1],
+            "ciphertext": resource["ciphertext"],
+            "associated_data": "transaction",
+        },
+        {
+            "api_v3_key": API_V3_KEY,
+            "ciphertext": resource["ciphertext"],
+            "associated_data": "refund",
+        },
+        {"api_v3_key": API_V3_KEY, "ciphertext": "not base64!", "associated_data": "transaction"},
     ]
     for attempt in attempts:
         with pytest.raises(VerificationError):
