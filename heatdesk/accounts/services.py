@@ -112,6 +112,16 @@ def sms_code_verify(*, phone: str, purpose: str, code: str) -> str:
         raise RateLimited("错误次数过多，请稍后再试。", code="sms_locked", retry_after=locked)
     if not CODE_RE.match(code or ""):
         raise ValidationFailed("验证码为6位数字。", fields={"code": ["验证码为6位数字。"]})
+    # Every try is counted before the code is compared, so concurrent guesses cannot all pass
+    # the lock check above and then guess; a right code is taken back below.
+    failures = ratelimit.fixed_window(f"sms-fail:{digest}", seconds=settings.SMS_CODE_LOCK_SECONDS)
+    tries = ratelimit.hit(failures)
+    if tries > settings.SMS_CODE_MAX_ATTEMPTS:
+        raise RateLimited(
+            "错误次数过多，请稍后再试。",
+            code="sms_locked",
+            retry_after=settings.SMS_CODE_LOCK_SECONDS,
+        )
     now = clock.now()
     with transaction.atomic():
         current = (
@@ -121,17 +131,17 @@ def sms_code_verify(*, phone: str, purpose: str, code: str) -> str:
             .first()
         )
         expected = _code_hash(phone_digest=digest, code=code)
-        if current is not None and hmac.compare_digest(current.code_hash, expected):
+        matched = current is not None and hmac.compare_digest(current.code_hash, expected)
+        if current is not None and matched:
             current.consumed_at = now
             current.save(update_fields=["consumed_at"])
-            return phone
-        if current is not None:
+        elif current is not None:
             current.attempts += 1
             current.save(update_fields=["attempts"])
-    failures = ratelimit.hit(
-        ratelimit.fixed_window(f"sms-fail:{digest}", seconds=settings.SMS_CODE_LOCK_SECONDS)
-    )
-    if failures >= settings.SMS_CODE_MAX_ATTEMPTS:
+    if matched:
+        ratelimit.release(failures)
+        return phone
+    if tries >= settings.SMS_CODE_MAX_ATTEMPTS:
         SmsCode.objects.filter(phone_hash=digest, consumed_at=None).update(consumed_at=now)
         ratelimit.cooldown_start(f"sms-lock:{digest}", seconds=settings.SMS_CODE_LOCK_SECONDS)
         raise RateLimited(

@@ -13,6 +13,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import F
 
 from heatdesk.core import clock
 
@@ -50,6 +51,12 @@ def peek(window: Window) -> int:
     return _backend().peek(window)
 
 
+def release(window: Window) -> None:
+    """Take one event back (never below zero): for an attempt counted up front, with `hit`, so
+    that concurrent attempts cannot all slip under a limit, that turned out not to count."""
+    _backend().release(window)
+
+
 def cooldown_start(name: str, *, seconds: int) -> int:
     """Start a cooldown for `name`; returns 0 when started, else seconds left of the running one."""
     return _backend().cooldown_start(name, seconds)
@@ -81,6 +88,11 @@ class _DatabaseBackend:
 
         found = RateCounter.objects.filter(key=window.key).values_list("count", flat=True).first()
         return int(found or 0)
+
+    def release(self, window: Window) -> None:
+        from heatdesk.core.models import RateCounter
+
+        RateCounter.objects.filter(key=window.key, count__gt=0).update(count=F("count") - 1)
 
     def cooldown_start(self, name: str, seconds: int) -> int:
         now = clock.now()
@@ -143,6 +155,16 @@ class _RedisBackend:
     def peek(self, window: Window) -> int:
         value = self.client.get(f"heatdesk:rl:{window.key}")
         return int(value) if value is not None else 0
+
+    # Decrement only a counter that exists and is above zero: DECR would create a key without
+    # an expiry.
+    _RELEASE = (
+        "local v = tonumber(redis.call('get', KEYS[1]) or '0') "
+        "if v > 0 then return redis.call('decr', KEYS[1]) end return 0"
+    )
+
+    def release(self, window: Window) -> None:
+        self.client.eval(self._RELEASE, 1, f"heatdesk:rl:{window.key}")
 
     def cooldown_start(self, name: str, seconds: int) -> int:
         key = f"heatdesk:cool:{name}"

@@ -72,15 +72,20 @@ def house_bind(
     if fields:
         raise ValidationFailed("请检查填写的内容。", fields=fields)
 
+    # Every attempt is counted before the check, so concurrent attempts cannot all pass a
+    # "below the limit" test and then guess; an attempt that passes is taken back below.
     windows = _failure_windows(user=user, account_no=account_no)
     limit = settings.BIND_FAILURES_PER_HOUR
-    for window in windows:
-        if ratelimit.peek(window) >= limit:
-            raise RateLimited(
-                "验证失败次数过多，请一小时后再试或联系客服。",
-                code="bind_locked",
-                retry_after=ratelimit.seconds_until(window.expires_at),
-            )
+    counts = [ratelimit.hit(window) for window in windows]
+    full = [window for window, count in zip(windows, counts, strict=True) if count > limit]
+    if full:
+        for window in windows:
+            ratelimit.release(window)  # refused unchecked: not a failure
+        raise RateLimited(
+            "验证失败次数过多，请一小时后再试或联系客服。",
+            code="bind_locked",
+            retry_after=ratelimit.seconds_until(full[0].expires_at),
+        )
 
     house = (
         House.objects.select_related("unit__building__community")
@@ -90,11 +95,11 @@ def house_bind(
     if house is None or not owner_check_passes(
         house=house, owner_name=owner_name, phone_last4=phone_last4
     ):
-        for window in windows:
-            ratelimit.hit(window)
         raise ApplicationError(
             MISMATCH, code="owner_check_failed", fields={"owner_name": [MISMATCH]}
         )
+    for window in windows:
+        ratelimit.release(window)
     return _bind(user=user, house=house, relation=relation, by=None, ip=ip)
 
 

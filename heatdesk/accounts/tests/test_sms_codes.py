@@ -262,3 +262,35 @@ def test_a_disabled_account_cannot_log_in(clock):
     request_code()
     assert_refused(login(PHONE, latest_code(PHONE)), 400, "account_disabled")
     assert not ApiToken.objects.exists()
+
+
+def test_concurrent_wrong_codes_get_no_more_tries_than_the_limit(clock, monkeypatch, settings):
+    """Deterministic race: every try reaches the comparison before any has failed, as when
+    many arrive at once. Counting a try before comparing keeps the total at the limit."""
+    from heatdesk.accounts import services
+    from heatdesk.core.errors import ApplicationError
+
+    request_code()
+    code = latest_code(PHONE)
+    real_code_hash = services._code_hash
+    compared: list[str] = []
+    outcomes: list[str] = []
+
+    def next_try_arrives_first(*, phone_digest: str, code: str) -> str:
+        compared.append(code)
+        if len(outcomes) + len(compared) < 12:
+            try:
+                services.sms_code_verify(phone=PHONE, purpose="login", code=wrong(code))
+            except ApplicationError as exc:
+                outcomes.append(exc.code)
+        return real_code_hash(phone_digest=phone_digest, code=code)
+
+    monkeypatch.setattr(services, "_code_hash", next_try_arrives_first)
+    with pytest.raises(ApplicationError):
+        services.sms_code_verify(phone=PHONE, purpose="login", code=wrong(code))
+    assert len(compared) == settings.SMS_CODE_MAX_ATTEMPTS
+    assert "sms_locked" in outcomes
+    # and the phone is locked afterwards, for the right code too
+    monkeypatch.undo()
+    assert_refused(login(PHONE, code), 429, "sms_locked")
+    assert not User.objects.exists()

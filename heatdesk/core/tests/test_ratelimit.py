@@ -7,6 +7,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 import pytest
 import redis
@@ -19,6 +20,7 @@ from heatdesk.core.models import RateCounter
 
 REDIS_URL = "redis://127.0.0.1:6379/15"
 START = dt.datetime(2026, 1, 10, 3, 0, 5, tzinfo=dt.UTC)
+FUTURE = dt.datetime(2036, 1, 10, 3, 0, 5, tzinfo=dt.UTC)
 
 
 @pytest.fixture
@@ -27,16 +29,24 @@ def tag() -> str:
     return f"test-{uuid.uuid4().hex}"
 
 
+@dataclass
+class Backend:
+    kind: str
+    advance: Callable[[float], None]
+
+
 @pytest.fixture(params=["database", "redis"])
-def backend(request, settings, tag) -> Iterator[str]:
+def backend(request, settings, tag) -> Iterator[Backend]:
     if request.param == "database":
         request.getfixturevalue("db")
         settings.RATELIMIT_REDIS_URL = ""
-        yield "database"
+        with time_machine.travel(START, tick=False) as traveller:
+            yield Backend("database", lambda s: traveller.shift(dt.timedelta(seconds=s)))
         return
+    # Redis keeps its own clock: the test really waits, and leaves the process clock alone.
     settings.RATELIMIT_REDIS_URL = REDIS_URL
     client = redis.Redis.from_url(REDIS_URL)
-    yield "redis"
+    yield Backend("redis", time.sleep)
     keys = list(client.scan_iter(match=f"heatdesk:*{tag}*"))
     if keys:
         client.delete(*keys)
@@ -45,7 +55,7 @@ def backend(request, settings, tag) -> Iterator[str]:
 
 def test_the_backend_follows_the_setting(backend):
     kind = type(ratelimit._backend()).__name__
-    assert kind == {"database": "_DatabaseBackend", "redis": "_RedisBackend"}[backend]
+    assert kind == {"database": "_DatabaseBackend", "redis": "_RedisBackend"}[backend.kind]
 
 
 def test_hit_counts_and_peek_reads_without_counting(backend, tag):
@@ -59,11 +69,32 @@ def test_hit_counts_and_peek_reads_without_counting(backend, tag):
     assert ratelimit.hit(other) == 1
 
 
+def test_release_takes_one_back_and_never_goes_below_zero(backend, tag):
+    window = ratelimit.fixed_window(f"{tag}:r", seconds=3600)
+    # releasing a counter that does not exist creates nothing
+    ratelimit.release(window)
+    assert ratelimit.peek(window) == 0
+    if backend.kind == "redis":
+        assert not redis.Redis.from_url(REDIS_URL).exists(f"heatdesk:rl:{window.key}")
+    else:
+        assert not RateCounter.objects.filter(key=window.key).exists()
+    ratelimit.hit(window)
+    ratelimit.hit(window)
+    ratelimit.release(window)
+    assert ratelimit.peek(window) == 1
+    ratelimit.release(window)
+    ratelimit.release(window)
+    assert ratelimit.peek(window) == 0
+    assert ratelimit.hit(window) == 1
+
+
 def test_a_new_window_starts_from_zero(backend, tag):
-    with time_machine.travel(START, tick=False) as traveller:
+    # a moment in the future, so Redis keeps keys that expire at the end of their window
+    with time_machine.travel(FUTURE, tick=False) as traveller:
         first = ratelimit.fixed_window(f"{tag}:w", seconds=60)
         ratelimit.hit(first)
         ratelimit.hit(first)
+        assert ratelimit.peek(first) == 2
         traveller.shift(dt.timedelta(seconds=60))
         second = ratelimit.fixed_window(f"{tag}:w", seconds=60)
         assert second.key != first.key
@@ -79,8 +110,8 @@ def test_cooldown_refuses_a_second_start_until_it_ends(backend, tag):
     assert ratelimit.cooldown_start(f"{tag}:c", seconds=1) == 1
     assert ratelimit.cooldown_remaining(f"{tag}:c") == 1
     assert ratelimit.cooldown_remaining(f"{tag}:other") == 0
-    # and once it has passed, it can start again (Redis keeps its own clock: really wait)
-    time.sleep(1.05)
+    # and once it has passed, it can start again
+    backend.advance(1.05)
     assert ratelimit.cooldown_remaining(f"{tag}:c") == 0
     assert ratelimit.cooldown_start(f"{tag}:c", seconds=60) == 0
     assert ratelimit.cooldown_start(f"{tag}:c", seconds=60) == 60

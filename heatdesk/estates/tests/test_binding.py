@@ -317,3 +317,55 @@ def test_audit_entries_cannot_be_changed_or_deleted(agent, resident, house_a):
         AuditEntry.objects.bulk_update([entry], ["action"])
     stored = AuditEntry.objects.get()
     assert (stored.pk, stored.action, stored.actor_id) == (entry.pk, "house.bind", agent.pk)
+
+
+def test_concurrent_wrong_guesses_get_no_more_checks_than_the_limit(
+    resident, house_a, monkeypatch, settings
+):
+    """Deterministic race: every attempt reaches the owner check before any has failed, as
+    when many arrive at once. Counting an attempt before checking keeps the total at the limit."""
+    from heatdesk.core.errors import ApplicationError
+    from heatdesk.estates import services
+
+    real_check = services.owner_check_passes
+    checked: list[str] = []
+    outcomes: list[str] = []
+
+    def next_attempt_arrives_first(*, house, owner_name="", phone_last4=""):
+        checked.append(phone_last4)
+        if len(checked) + len(outcomes) < 12:
+            try:
+                services.house_bind(
+                    user=resident,
+                    account_no=house_a.account_no,
+                    relation="owner",
+                    phone_last4=f"{len(checked):04d}",
+                )
+            except ApplicationError as exc:
+                outcomes.append(exc.code)
+        return real_check(house=house, owner_name=owner_name, phone_last4=phone_last4)
+
+    monkeypatch.setattr(services, "owner_check_passes", next_attempt_arrives_first)
+    with pytest.raises(ApplicationError):
+        services.house_bind(
+            user=resident, account_no=house_a.account_no, relation="owner", phone_last4="9999"
+        )
+    assert len(checked) == settings.BIND_FAILURES_PER_HOUR
+    assert outcomes.count("owner_check_failed") == settings.BIND_FAILURES_PER_HOUR - 1
+    assert "bind_locked" in outcomes
+    assert_nothing_bound()
+
+
+def test_a_successful_bind_does_not_count_as_a_failure(resident_api, settings):
+    houses = [make_house(owner_name=f"户主{i}") for i in range(settings.BIND_FAILURES_PER_HOUR)]
+    with time_machine.travel(START, tick=False):
+        assert_owner_check_failed(bind(resident_api, houses[0].account_no, owner_name="错"))
+        for house in houses:
+            assert (
+                bind(resident_api, house.account_no, owner_name=house.owner_name).status_code == 201
+            )
+        # four more failures are still allowed before the lock
+        for _ in range(settings.BIND_FAILURES_PER_HOUR - 2):
+            assert_owner_check_failed(bind(resident_api, "HT99999999", owner_name="错"))
+        assert_owner_check_failed(bind(resident_api, "HT99999998", owner_name="错"))
+        assert bind(resident_api, "HT99999997", owner_name="错").json()["code"] == "bind_locked"
