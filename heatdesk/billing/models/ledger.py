@@ -10,6 +10,7 @@ from heatdesk.estates.models import House
 
 
 def _entry_public_id() -> str:
+    """Kept for migration 0003, which created a public id the ledger no longer has."""
     return new_public_id("le")
 
 
@@ -52,9 +53,6 @@ class LedgerEntry(AppendOnly):
         PAYMENT = "payment", "缴费"
         REFUND = "refund", "退款"
 
-    public_id = models.CharField(
-        max_length=24, unique=True, default=_entry_public_id, editable=False
-    )
     house = models.ForeignKey(House, on_delete=models.PROTECT, related_name="ledger_entries")
     bill = models.ForeignKey(
         Bill, null=True, blank=True, on_delete=models.PROTECT, related_name="ledger_entries"
