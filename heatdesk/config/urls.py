@@ -10,7 +10,6 @@ urlpatterns = [
     path("readyz", core_views.readyz, name="readyz"),
     path("privacy/", core_views.privacy_policy, name="privacy-policy"),
     path("api/v1/", api.urls),
-    re_path(r"^api/", core_views.api_not_found),
     path("admin/", admin.site.urls),
     path("console/", include("heatdesk.console.urls")),
     path("m/", include("heatdesk.resident.urls")),
@@ -23,3 +22,6 @@ if settings.SANDBOX:
 
 if settings.BENCH_ENDPOINTS:
     urlpatterns.insert(0, path("bench/", include("bench.app.urls")))
+
+# Last, so it never shadows a route: any other path under /api/ is a 404 in the API's format.
+urlpatterns.append(re_path(r"^api/", core_views.api_not_found))
