@@ -3,6 +3,7 @@
 import datetime as dt
 from typing import Any
 
+from heatdesk.bookings.catalog import SERVICE_FIELDS
 from heatdesk.bookings.links import link_url
 from heatdesk.bookings.models import ACTIVE_STATUSES, Booking, Resource, Service
 from heatdesk.bookings.notices import booking_location
@@ -15,30 +16,7 @@ def local(moment: dt.datetime | None) -> dt.datetime | None:
 
 
 def service_out(service: Service, *, staff: bool = False) -> dict[str, Any]:
-    out: dict[str, Any] = {
-        name: getattr(service, name)
-        for name in (
-            "code",
-            "name",
-            "description",
-            "kind",
-            "duration_minutes",
-            "buffer_before_minutes",
-            "buffer_after_minutes",
-            "slot_interval_minutes",
-            "capacity_per_slot",
-            "min_notice_minutes",
-            "max_days_ahead",
-            "cancel_deadline_minutes",
-            "reschedule_deadline_minutes",
-            "requires_house",
-            "requires_approval",
-            "max_active_per_house",
-            "hold_minutes",
-            "reminder_hours_before",
-            "is_active",
-        )
-    }
+    out: dict[str, Any] = {name: getattr(service, name) for name in ("code", *SERVICE_FIELDS)}
     out["kind_label"] = service.get_kind_display()
     if staff:
         out["resources"] = sorted(r.code for r in service.resources.all())
