@@ -129,3 +129,21 @@ def test_migrations_are_complete():
     except SystemExit as exit_:  # --check exits 1 when a model has no migration
         pytest.fail(f"makemigrations --check exited {exit_.code}:\n{out.getvalue()}")
     assert "No changes detected" in out.getvalue()
+
+
+@pytest.mark.django_db
+def test_a_wrong_method_is_405_in_the_error_format_and_changes_nothing(resident_api):
+    # given: sms-code only takes POST
+    # when
+    response = resident_api.request("PUT", "auth/sms-code", {"phone": "13512340000"})
+    # then
+    assert response.status_code == 405
+    assert response["Content-Type"].startswith("application/json")
+    assert response.json() == {
+        "code": "method_not_allowed",
+        "message": "不支持该请求方法。",
+        "fields": {},
+    }
+    assert "POST" in response["Allow"]
+    assert SmsCode.objects.count() == 0
+    assert OutboundSms.objects.count() == 0
