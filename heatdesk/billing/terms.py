@@ -8,7 +8,7 @@ from heatdesk.billing.calculation import (
     TariffTerms,
 )
 from heatdesk.billing.choices import AreaBasis
-from heatdesk.billing.models import HeatingSeason, Tariff
+from heatdesk.billing.models import Bill, HeatingSeason, Tariff
 from heatdesk.estates.models import House
 
 
@@ -38,6 +38,12 @@ def chargeable_area(*, house: House, area_basis: str) -> ChargeableArea:
     if area_basis == AreaBasis.HEATED:
         return ChargeableArea(value=house.heated_area, label=AreaBasis.HEATED.label)
     return ChargeableArea(value=house.building_area, label=AreaBasis.BUILDING.label)
+
+
+def chargeable_area_of_bill(bill: Bill) -> ChargeableArea:
+    """The area a bill was computed on, as it snapshotted it."""
+    label = AreaBasis(bill.area_basis).label
+    return ChargeableArea(value=bill.area, label=str(label))
 
 
 def late_fee_policy(season: HeatingSeason) -> LateFeePolicy:

@@ -166,3 +166,36 @@ def house_bind_by_staff(
         raise ValidationFailed("请选择与户主的关系。", fields={"relation": ["无效的关系。"]})
     binding = _bind(user=resident, house=house, relation=relation, by=staff, ip=ip)
     return binding
+
+
+def house_heating_status_set(*, house: House, status: str, by: User | None, reason: str) -> House:
+    """Change a house's heating status (供热/报停/停供), audited with before, after and reason.
+
+    Called by billing when a stop or resume application is approved, inside its transaction.
+    A compare-and-set on the status just read: a concurrent change makes this one fail.
+    """
+    if status not in House.HeatingStatus.values:
+        raise ValidationFailed("无效的供热状态。", fields={"status": ["无效的供热状态。"]})
+    with transaction.atomic():
+        current = (
+            House.objects.select_for_update()
+            .filter(pk=house.pk)
+            .values_list("heating_status", flat=True)
+            .get()
+        )
+        if current == status:
+            return house
+        if not House.objects.filter(pk=house.pk, heating_status=current).update(
+            heating_status=status, updated_at=clock.now()
+        ):
+            raise ApplicationError("房屋状态刚刚被他人修改，请刷新后重试。", code="house_conflict")
+        audit_record(
+            actor=by,
+            action="house.heating_status_set",
+            obj=house,
+            before={"heating_status": current},
+            after={"heating_status": status},
+            reason=reason,
+        )
+    house.heating_status = status
+    return house

@@ -24,6 +24,7 @@ from heatdesk.billing.calculation.base import (
     TariffTerms,
     days_inclusive,
 )
+from heatdesk.billing.calculation.changes import heating_change_lines
 from heatdesk.billing.calculation.deadlines import early_discount, late_fee
 from heatdesk.billing.calculation.fees import (
     area_fee,
@@ -52,6 +53,7 @@ __all__ = [
     "basic_fee",
     "days_inclusive",
     "early_discount",
+    "heating_change_lines",
     "late_fee",
     "metered_fee",
     "metered_settlement",

@@ -19,7 +19,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
-from django.db.models import Sum
 
 from heatdesk.accounts.models import User
 from heatdesk.audit.services import audit_record
@@ -27,6 +26,7 @@ from heatdesk.billing import explain
 from heatdesk.billing.calculation import DraftLine
 from heatdesk.billing.models import Allocation, Bill, BillLine, LedgerEntry
 from heatdesk.billing.selectors import OPEN, bill_due_as_of
+from heatdesk.billing.selectors.account import credit_fen
 from heatdesk.core import clock
 from heatdesk.core.errors import Conflict, ValidationFailed
 from heatdesk.estates.models import House
@@ -177,17 +177,6 @@ def bill_void_post(*, bill: Bill, by: User | None, reason: str, at: dt.datetime)
             occurred_at=at,
             created_by=by,
         )
-
-
-def credit_fen(*, house_id: int) -> int:
-    """Money on the account not allocated to any bill: payments less refunds less allocations."""
-    received = LedgerEntry.objects.filter(
-        house_id=house_id, kind__in=[Kind.PAYMENT, Kind.REFUND]
-    ).aggregate(total=Sum("amount_fen"))["total"]
-    allocated = Allocation.objects.filter(house_id=house_id).aggregate(total=Sum("amount_fen"))[
-        "total"
-    ]
-    return -int(received or 0) - int(allocated or 0)
 
 
 def credit_apply(

@@ -128,7 +128,8 @@ def assert_account_consistent(house) -> int:
     from django.db.models import Sum
 
     from heatdesk.billing.models import Allocation, BillLine, LedgerEntry
-    from heatdesk.billing.services.ledger import credit_fen, status_for
+    from heatdesk.billing.selectors.account import credit_fen
+    from heatdesk.billing.services.ledger import status_for
 
     owed = LedgerEntry.objects.filter(house=house).aggregate(s=Sum("amount_fen"))["s"] or 0
     credit = credit_fen(house_id=house.pk)

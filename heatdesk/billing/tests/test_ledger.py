@@ -11,6 +11,7 @@ from django.db import IntegrityError, transaction
 from heatdesk.audit.models import AuditEntry
 from heatdesk.billing import selectors, services
 from heatdesk.billing.models import Allocation, Bill, LedgerEntry
+from heatdesk.billing.selectors.account import credit_fen
 from heatdesk.billing.services import ledger
 from heatdesk.billing.tests.factories import (
     account_state,
@@ -240,7 +241,7 @@ def test_overpayment_becomes_credit_that_the_next_bill_uses(tariff, house_a, fin
     # when: 50,000 分 more than last season's bill
     pay(house_a, OLD_BILL + 50000, "R-1")
     # then: the rest is credit and the house owes less than nothing
-    assert ledger.credit_fen(house_id=house_a.pk) == 50000
+    assert credit_fen(house_id=house_a.pk) == 50000
     assert assert_account_consistent(house_a) == -50000
     assert Bill.objects.get(pk=old.pk).status == "paid"
     # when: this season's bill is issued, the credit goes to it at once
@@ -248,7 +249,7 @@ def test_overpayment_becomes_credit_that_the_next_bill_uses(tariff, house_a, fin
     # then
     row = Bill.objects.get(pk=new.pk)
     assert (row.status, row.paid_fen) == ("partially_paid", 50000)
-    assert ledger.credit_fen(house_id=house_a.pk) == 0
+    assert credit_fen(house_id=house_a.pk) == 0
     assert assert_account_consistent(house_a) == BILL - 50000
 
 
@@ -306,7 +307,7 @@ def test_refunds_come_only_out_of_credit(season, tariff, house_a, finance):
             by=finance,
         )
     # then
-    assert ledger.credit_fen(house_id=house_a.pk) == 0
+    assert credit_fen(house_id=house_a.pk) == 0
     assert LedgerEntry.objects.filter(kind="refund").count() == 1
     assert assert_account_consistent(house_a) == 0
 

@@ -1,0 +1,94 @@
+"""Reads of a house's account: its ledger, what it owes per bill and in all, its arrears."""
+
+import datetime as dt
+from dataclasses import dataclass
+
+from django.db.models import QuerySet, Sum
+
+from heatdesk.billing.models import Allocation, Bill, HeatingSeason, LedgerEntry
+from heatdesk.billing.selectors import OPEN, BillDue, bill_due_as_of
+from heatdesk.estates.models import House
+
+
+def ledger_entries(*, house: House) -> QuerySet[LedgerEntry]:
+    """The account's entries in the order they were posted."""
+    return LedgerEntry.objects.filter(house=house).select_related("bill__season").order_by("id")
+
+
+def credit_fen(*, house_id: int) -> int:
+    """Money on the account not allocated to any bill: payments less refunds less allocations."""
+    received = LedgerEntry.objects.filter(
+        house_id=house_id, kind__in=[LedgerEntry.Kind.PAYMENT, LedgerEntry.Kind.REFUND]
+    ).aggregate(total=Sum("amount_fen"))["total"]
+    allocated = Allocation.objects.filter(house_id=house_id).aggregate(total=Sum("amount_fen"))[
+        "total"
+    ]
+    return -int(received or 0) - int(allocated or 0)
+
+
+def house_owed_fen(*, house: House) -> int:
+    """What the house owes: the sum of its ledger (negative when it has credit)."""
+    return int(
+        LedgerEntry.objects.filter(house=house).aggregate(total=Sum("amount_fen"))["total"] or 0
+    )
+
+
+def open_bills(*, house: House) -> QuerySet[Bill]:
+    """Bills still waiting for money, oldest season first (the order payments follow)."""
+    return (
+        Bill.objects.filter(house=house, status__in=OPEN)
+        .select_related("season")
+        .prefetch_related("lines", "allocations")
+        .order_by("season__heating_start", "id")
+    )
+
+
+@dataclass(frozen=True)
+class SeasonDue:
+    season: HeatingSeason
+    bill: Bill
+    due: BillDue
+    arrears: bool  # from a season that ended before today
+
+
+@dataclass(frozen=True)
+class AccountSummary:
+    as_of: dt.date
+    owed_fen: int
+    credit_fen: int
+    due_fen: int  # what settles everything today, late fees as of today included
+    arrears_fen: int  # the part of `due_fen` from seasons that have ended
+    bills: list[SeasonDue]
+
+
+def account_summary(*, house: House, as_of: dt.date) -> AccountSummary:
+    """What the house owes as of a day, bill by bill, with the late fee as of that day."""
+    rows = []
+    for bill in open_bills(house=house):
+        due = bill_due_as_of(bill=bill, as_of=as_of)
+        rows.append(
+            SeasonDue(
+                season=bill.season,
+                bill=bill,
+                due=due,
+                arrears=bill.season.heating_end < as_of,
+            )
+        )
+    credit = credit_fen(house_id=house.pk)
+    return AccountSummary(
+        as_of=as_of,
+        owed_fen=house_owed_fen(house=house),
+        credit_fen=credit,
+        due_fen=max(sum(r.due.due_fen for r in rows) - credit, 0),
+        arrears_fen=sum(r.due.due_fen for r in rows if r.arrears),
+        bills=rows,
+    )
+
+
+def arrears_before(*, house: House, season: HeatingSeason, as_of: dt.date) -> int:
+    """What the house still owes for seasons before `season`, late fees as of `as_of`
+    included: 报停 and 复供 wait until it is paid."""
+    return sum(
+        bill_due_as_of(bill=bill, as_of=as_of).due_fen
+        for bill in open_bills(house=house).filter(season__heating_start__lt=season.heating_start)
+    )
