@@ -21,6 +21,12 @@ from heatdesk.billing.choices import CHARGE_KINDS, CREDIT_KINDS, BillLineKind, P
 STOP = "stop"
 RESUME = "resume"
 WORDS = {STOP: "报停", RESUME: "复供"}
+# The reason on the line that takes back a kind of charge for the changed days: how the metered
+# settlement finds the area fee actually billed in advance.
+REVERSAL_REASONS = {
+    BillLineKind.AREA_FEE: "报停冲减面积热费",
+    BillLineKind.STOP_BASIC_FEE: "复供冲减报停基本热费",
+}
 
 
 def _as_correction(line: DraftLine, words: str) -> DraftLine:
@@ -84,7 +90,7 @@ def heating_change_lines(
         ratio=removed.ratio,
         period_from=removed.period_from,
         period_to=removed.period_to,
-        reason=f"{words}更正",
+        reason=REVERSAL_REASONS[BillLineKind(removed.kind)],
     )
     lines = [line for line in (reversal, added) if line.amount_fen]
     delta = added.amount_fen - removed.amount_fen

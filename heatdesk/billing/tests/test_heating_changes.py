@@ -324,4 +324,7 @@ def test_a_surcharge_taken_back_is_written_as_an_adjustment():
         ("adjustment", -28000),
     ]
     assert lines[2].explanation == "报停更正 非居民加价：热费 -2,800.00元 × 10%"
-    assert all(line.reason == "报停更正" for line in lines if line.kind == "adjustment")
+    assert [line.reason for line in lines if line.kind == "adjustment"] == [
+        "报停冲减面积热费",
+        "报停更正",
+    ]
