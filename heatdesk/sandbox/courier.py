@@ -235,7 +235,7 @@ def wake() -> None:
         if _courier is None or not _courier.is_alive():
             connection = connections[DEFAULT_DB_ALIAS]
             shared = None
-            if connection.vendor == "sqlite" and connection.is_in_memory_db():
+            if connection.vendor == "sqlite" and connection.is_in_memory_db():  # type: ignore[attr-defined]
                 connection.inc_thread_sharing()
                 shared = connection
             _courier = _Courier(shared)

@@ -2,6 +2,7 @@
 
 import json
 import uuid
+from decimal import Decimal
 from typing import Any
 from urllib.parse import urlencode
 
@@ -26,10 +27,17 @@ def business_error(sub_code: str, sub_msg: str) -> SimError:
 
 
 def amount_fen(biz: dict[str, Any], name: str) -> int:
+    """Yuan with at most two decimals, as a string or a JSON number (biz_content is parsed
+    with Decimal, so a number is exact)."""
+    value = biz.get(name)
+    text = str(value) if isinstance(value, str | int | Decimal) and value is not True else ""
+    whole, _, cents = text.partition(".")
     try:
-        fen = yuan_str_to_fen(str(biz.get(name, "")))
+        fen = yuan_str_to_fen(f"{whole}.{cents.ljust(2, '0')}") if len(cents) <= 2 else -1
     except ValueError:
-        raise SimError(40002, "isv.invalid-parameter", f"参数 {name} 不正确") from None
+        fen = -1
+    if fen < 0:
+        raise SimError(40002, "isv.invalid-parameter", f"参数 {name} 不正确")
     if not 1 <= fen <= MAX_AMOUNT_FEN:
         raise SimError(40002, "isv.invalid-parameter", f"参数 {name} 超出范围")
     return fen

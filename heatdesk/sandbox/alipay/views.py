@@ -11,6 +11,7 @@ import json
 import secrets
 import time
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -90,7 +91,7 @@ def _check(sim: AlipaySim, params: dict[str, str]) -> dict[str, Any]:
     if abs(clock.now() - sent) > TIMESTAMP_TOLERANCE:
         raise SimError(40002, "isv.invalid-timestamp", "时间戳与网关时间相差过大")
     try:
-        biz = json.loads(params.get("biz_content") or "{}")
+        biz = json.loads(params.get("biz_content") or "{}", parse_float=Decimal)
     except ValueError:
         raise SimError(40002, "isv.invalid-parameter", "biz_content 不是合法的 JSON") from None
     if not isinstance(biz, dict):

@@ -1,7 +1,6 @@
 """Our Alipay client against the simulated Alipay gateway, over real HTTP (live_server)."""
 
 import datetime as dt
-import urllib.request
 from dataclasses import replace
 from urllib.parse import parse_qsl, urlsplit
 
@@ -14,6 +13,7 @@ from heatdesk.payments.providers.alipay_bill import parse_bill_zip
 from heatdesk.payments.providers.alipay_client import AlipayClient
 from heatdesk.payments.providers.config import alipay_client, alipay_config
 from heatdesk.payments.providers.errors import ProviderOutcomeUnknown, ProviderRefused
+from heatdesk.payments.tests.support import post_json
 from heatdesk.sandbox.payment_knobs import knobs_set
 from heatdesk.sandbox.payment_models import SandboxPaymentOrder
 
@@ -158,13 +158,10 @@ def test_a_refund_kept_processing_is_not_reported_as_done(sim, receiver):
     assert refund.fund_change is False
     status = client.refund_query(out_trade_no="HT-SLOW-1", out_request_no="RF-SLOW-1")
     assert (status.succeeded, status.refund_amount_fen) == (False, None)
-    opened = urllib.request.urlopen(  # noqa: S310 - the live test server
-        urllib.request.Request(
-            f"{sim.url}/sandbox/payments/refunds/alipay/RF-SLOW-1/settle", data=b"{}", method="POST"
-        ),
-        timeout=5,
+    status_code, answer = post_json(
+        f"{sim.url}/sandbox/payments/refunds/alipay/RF-SLOW-1/settle", {}
     )
-    assert opened.status == 200
+    assert (status_code, answer["status"]) == (200, "SUCCESS")
     status = client.refund_query(out_trade_no="HT-SLOW-1", out_request_no="RF-SLOW-1")
     assert (status.succeeded, status.refund_amount_fen) == (True, 500)
 
@@ -208,7 +205,9 @@ def test_the_bill_url_expires_after_thirty_seconds(sim, receiver):
     knobs_set(bill_same_day=True)
     scan_and_pay(client.precreate(out_trade_no="HT-EXP-1", subject="采暖费", amount_fen=100))
     url = client.bill_download_url(bill_date=clock.local_today())
-    with time_machine.travel(clock.now() + dt.timedelta(seconds=31)):
-        with pytest.raises(ProviderRefused) as expired:
-            client.download_bill(url)
+    with (
+        time_machine.travel(clock.now() + dt.timedelta(seconds=31)),
+        pytest.raises(ProviderRefused) as expired,
+    ):
+        client.download_bill(url)
     assert expired.value.code == "HTTP_404"
