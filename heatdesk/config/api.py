@@ -5,6 +5,7 @@ from ninja import NinjaAPI
 
 from heatdesk.accounts.api import router as accounts_router
 from heatdesk.accounts.auth import bearer
+from heatdesk.billing.api import router as billing_router
 from heatdesk.bookings.api import router as bookings_router
 from heatdesk.core.api import install_error_handlers
 from heatdesk.estates.api import router as estates_router
@@ -24,6 +25,7 @@ install_error_handlers(api)
 api.add_router("", accounts_router)
 api.add_router("", estates_router)
 api.add_router("", bookings_router)
+api.add_router("", billing_router)
 
 if settings.SANDBOX:
     from heatdesk.sandbox.api import router as sandbox_router

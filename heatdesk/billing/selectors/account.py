@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 from django.db.models import QuerySet, Sum
 
-from heatdesk.billing.models import Allocation, Bill, HeatingSeason, LedgerEntry
+from heatdesk.billing.models import Allocation, Bill, HeatingChange, HeatingSeason, LedgerEntry
 from heatdesk.billing.selectors import OPEN, BillDue, bill_due_as_of
 from heatdesk.estates.models import House
 
@@ -91,4 +91,24 @@ def arrears_before(*, house: House, season: HeatingSeason, as_of: dt.date) -> in
     return sum(
         bill_due_as_of(bill=bill, as_of=as_of).due_fen
         for bill in open_bills(house=house).filter(season__heating_start__lt=season.heating_start)
+    )
+
+
+def bills_of_houses(*, houses: list[House]) -> QuerySet[Bill]:
+    """The bills of these houses, issued or later (drafts are not documents yet), newest season
+    first, with what the late fee and the answer need loaded in a fixed number of queries."""
+    return (
+        Bill.objects.filter(house__in=houses)
+        .exclude(status=Bill.Status.DRAFT)
+        .select_related("season", "house")
+        .prefetch_related("lines", "allocations")
+        .order_by("-season__heating_start", "house__account_no", "-id")
+    )
+
+
+def heating_changes_of_house(*, house: House) -> QuerySet[HeatingChange]:
+    return (
+        HeatingChange.objects.filter(house=house)
+        .select_related("house", "season")
+        .order_by("-applied_at", "-id")
     )
