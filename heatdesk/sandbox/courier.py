@@ -47,6 +47,7 @@ WECHATPAY_RETRIES = [
 ]
 ALIPAY_RETRIES = [240, 600, 600, 3600, 7200, 21600, 54000]
 CLAIM_SECONDS = 30
+SIGNTEST = "SIGNTEST"  # event type of a WeChat Pay probe notify (sent once, any answer ends it)
 POST_TIMEOUT_SECONDS = 5.0
 
 
@@ -105,6 +106,11 @@ def _post(delivery: SandboxNotifyDelivery) -> tuple[int, bytes]:
         headers = wechatpay_protocol.sign_response(
             body=body, private_key=sim.platform_key, serial=serial
         )
+        if delivery.event_type == SIGNTEST:
+            # WeChat Pay's probe: a deliberately broken signature the merchant must refuse.
+            headers["Wechatpay-Signature"] = (
+                wechatpay_protocol.SIGNTEST_PREFIX + headers["Wechatpay-Signature"]
+            )
         headers["Content-Type"] = "application/json"
         headers["User-Agent"] = "Mozilla/4.0"
     else:
@@ -153,7 +159,12 @@ def deliver_one(delivery_id: int) -> bool:
         "last_answer": answer[:200].decode("utf-8", "replace"),
         "claimed_until": None,
     }
-    if _acknowledged(delivery.provider, status, answer):
+    if delivery.event_type == SIGNTEST:
+        # One probe, whatever the answer: last_status shows whether the merchant refused it.
+        fields["delivered"] = 1
+        fields["state"] = SandboxNotifyDelivery.State.DELIVERED
+        fields["delivered_at"] = now
+    elif _acknowledged(delivery.provider, status, answer):
         fields["delivered"] = delivery.delivered + 1
         if fields["delivered"] >= delivery.copies:
             fields["state"] = SandboxNotifyDelivery.State.DELIVERED
@@ -169,7 +180,9 @@ def deliver_one(delivery_id: int) -> bool:
             scale = float(knob("retry_scale", 1.0))
             fields["next_attempt_at"] = now + dt.timedelta(seconds=schedule[failures - 1] * scale)
     SandboxNotifyDelivery.objects.filter(id=delivery_id).update(**fields)
-    if fields.get("state") == SandboxNotifyDelivery.State.DELIVERED:
+    if fields.get("state") == SandboxNotifyDelivery.State.DELIVERED and delivery.event_type != (
+        SIGNTEST
+    ):
         release_held()
     return True
 

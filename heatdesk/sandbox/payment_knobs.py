@@ -6,6 +6,7 @@
 | `notify_duplicate` | deliver each notify this many extra times (same event id) |
 | `notify_reorder` | hold the notify back until the next one has been delivered |
 | `notify_drop` | never deliver the notify |
+| `notify_signtest` | WeChat Pay: send a WECHATPAY/SIGNTEST/ probe (broken signature) first |
 | `timeout_after_create` | seconds to stall after committing a create, before answering |
 | `fail_after_create` | answer a create with 500 SYSTEM_ERROR after committing it |
 | `refund_processing` | keep refunds PROCESSING (Alipay: fund_change N, no REFUND_SUCCESS) |
@@ -34,6 +35,7 @@ KNOWN = frozenset(
         "notify_duplicate",
         "notify_reorder",
         "notify_drop",
+        "notify_signtest",
         "timeout_after_create",
         "fail_after_create",
         "refund_processing",

@@ -130,3 +130,18 @@ def test_knobs_can_be_set_over_http(sim, settings, receiver):
     knobs_set(retry_scale=0.001)
     wechat_paid(settings, "HT-HTTP-2")
     assert len(receiver.wait_for(1)) == 1
+
+
+def test_a_signtest_probe_comes_first_and_our_parser_refuses_it(sim, settings, receiver):
+    from heatdesk.payments.providers.errors import NotifyRejected
+
+    knobs_set(out_trade_no="HT-PROBE-1", notify_signtest=True)
+    receiver.answer = lambda index, _: (400, b'{"code":"FAIL"}') if index == 0 else (204, b"")
+    wechat_paid(settings, "HT-PROBE-1")
+    probe, genuine = receiver.wait_for(2)
+    assert probe.headers["Wechatpay-Signature"].startswith("WECHATPAY/SIGNTEST/")
+    with pytest.raises(NotifyRejected, match="SIGNTEST"):
+        wechatpay_parse_notify(probe.headers, probe.body)
+    assert wechatpay_parse_notify(genuine.headers, genuine.body).paid
+    states = list(SandboxNotifyDelivery.objects.values_list("event_type", "state", "last_status"))
+    assert states == [("SIGNTEST", "delivered", 400), ("TRANSACTION.SUCCESS", "delivered", 204)]

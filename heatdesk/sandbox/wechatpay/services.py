@@ -12,7 +12,7 @@ from django.db import IntegrityError, transaction
 from heatdesk.core import clock
 from heatdesk.core.ids import new_public_id, new_short_code
 from heatdesk.payments.providers import wechatpay_protocol as proto
-from heatdesk.sandbox.courier import notify_enqueue
+from heatdesk.sandbox.courier import SIGNTEST, notify_enqueue
 from heatdesk.sandbox.models import SandboxWechatCode
 from heatdesk.sandbox.payment_config import WechatpaySim, wechatpay_sim
 from heatdesk.sandbox.payment_knobs import knob
@@ -223,6 +223,17 @@ def _notify(
             ),
         },
     }
+    body = json.dumps(envelope, ensure_ascii=False)
+    if knob("notify_signtest", False, out_trade_no=order.out_trade_no):
+        notify_enqueue(
+            provider=Provider.WECHATPAY,
+            order=order,
+            refund=refund,
+            event_id=event_id,
+            event_type=SIGNTEST,
+            url=url,
+            body=body,
+        )
     notify_enqueue(
         provider=Provider.WECHATPAY,
         order=order,
@@ -230,7 +241,7 @@ def _notify(
         event_id=event_id,
         event_type=event_type,
         url=url,
-        body=json.dumps(envelope, ensure_ascii=False),
+        body=body,
     )
 
 
