@@ -108,8 +108,10 @@ ENTRY_COLUMNS = (
     "created_at",
     "created_by_id",
 )
-# The conflict target names the partial unique index `bill_one_per_house_season`.
-ON_CONFLICT = "ON CONFLICT (house_id, season_id) WHERE NOT (status = 'void') DO NOTHING"
+# What the database refuses here is a second live bill for a house and season (the partial
+# unique index `bill_one_per_house_season`); the only other unique column, the random public
+# id, does not collide in practice (and a house skipped that way is billed by the next run).
+ON_CONFLICT = "ON CONFLICT DO NOTHING"
 
 
 def _line_values(line: DraftLine) -> tuple[object, ...]:

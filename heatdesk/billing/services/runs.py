@@ -9,10 +9,11 @@ only; processing again continues from the cursor.
 
 import datetime as dt
 import functools
+import time
 from collections.abc import Callable
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, Max, Sum
 
 from heatdesk.accounts.models import User
@@ -36,6 +37,7 @@ from heatdesk.estates.models import House
 Status = BillingRun.Status
 MAX_DUPLICATE_METERS = 1000
 STALE_AFTER = dt.timedelta(minutes=10)
+YIELD_SECONDS = 0.02
 
 
 class RunStale(Conflict):
@@ -397,6 +399,7 @@ def billing_run_process(
     season closed) or an unexpected error pauses the run as failed, with the reason; staff
     resume it once the cause is fixed. A process that dies leaves the run as it was, to be
     resumed from its cursor."""
+    pause = YIELD_SECONDS if connection.vendor == "sqlite" else 0.0
     while True:
         try:
             more = billing_run_step(run_id=run_id)
@@ -410,6 +413,10 @@ def billing_run_process(
             on_batch(BillingRun.objects.get(pk=run_id))
         if not more:
             break
+        if pause:
+            # SQLite has one writer at a time and no queue: without a gap between batches a
+            # payment waiting for the lock could starve until the whole run is over.
+            time.sleep(pause)
     return BillingRun.objects.get(pk=run_id)
 
 

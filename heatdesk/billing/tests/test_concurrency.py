@@ -11,7 +11,6 @@ decides. The control test drops the partial unique index and must see duplicate 
 """
 
 import multiprocessing
-import sqlite3
 import time
 from collections import Counter
 from typing import Any
@@ -30,26 +29,6 @@ pytestmark = [pytest.mark.concurrency, pytest.mark.django_db(transaction=True)]
 PROCESSES = 6
 HOUSES = 4
 RACE_WINDOW = 0.05
-
-
-@pytest.fixture
-def shared_database(transactional_db, tmp_path):
-    default = connections["default"]
-    if default.vendor != "sqlite":
-        yield default.vendor
-        return
-    default.ensure_connection()
-    path = tmp_path / "billing-race.sqlite3"
-    target = sqlite3.connect(str(path))
-    default.connection.backup(target)
-    target.close()
-    on_file = default.__class__({**default.settings_dict, "NAME": str(path)}, alias="default")
-    connections["default"] = on_file
-    try:
-        yield "sqlite"
-    finally:
-        on_file.close()
-        connections["default"] = default
 
 
 def _slow_look(**kwargs: Any) -> Bill | None:
