@@ -9,7 +9,7 @@ from heatdesk.core.periodic import periodic_job
 
 if settings.SANDBOX:
 
-    @periodic_job("sandbox_notify_deliver", every=dt.timedelta(minutes=1))
+    @periodic_job("sandbox.notify_deliver", every=dt.timedelta(minutes=1))
     def sandbox_notify_deliver() -> int:
         from heatdesk.sandbox.courier import deliver_due
 
