@@ -14,6 +14,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
+from heatdesk.core.money import format_fen
 from heatdesk.sandbox import courier
 from heatdesk.sandbox.payment_knobs import knobs_reset, knobs_set
 from heatdesk.sandbox.payment_models import (
@@ -27,7 +28,9 @@ from heatdesk.sandbox.payment_services import OUTCOMES, SimError, order_pay_outc
 
 @require_http_methods(["GET"])
 def cashier_list(request: HttpRequest) -> HttpResponse:
-    orders = SandboxPaymentOrder.objects.all()[:50]
+    orders = [
+        (order, format_fen(order.total_fen)) for order in SandboxPaymentOrder.objects.all()[:50]
+    ]
     return render(request, "sandbox/cashier_list.html", {"orders": orders})
 
 
@@ -51,7 +54,13 @@ def cashier(request: HttpRequest, public_id: str) -> HttpResponse:
     return render(
         request,
         "sandbox/cashier.html",
-        {"order": order, "outcomes": OUTCOMES, "error": error, "notifies": notifies},
+        {
+            "order": order,
+            "amount": format_fen(order.total_fen),
+            "outcomes": OUTCOMES,
+            "error": error,
+            "notifies": notifies,
+        },
         status=400 if error else 200,
     )
 

@@ -35,6 +35,7 @@ def test_opening_the_cashier_is_scanning_and_paying_owes_one_notify(
     page = Client().get(f"/sandbox/pay/{order.public_id}/")
     assert page.status_code == 200
     assert "HT-CASHIER-1" in page.content.decode()
+    assert "¥2,237.50" in page.content.decode()
     order.refresh_from_db()
     assert order.visible
     with django_capture_on_commit_callbacks() as callbacks:
