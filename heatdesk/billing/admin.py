@@ -8,7 +8,9 @@ from django.db.models import QuerySet
 from django.forms import ModelForm
 from django.http import HttpRequest
 
-from heatdesk.billing import services
+from heatdesk.billing import admin_accounts, admin_runs, services
+from heatdesk.billing.admin_accounts import AdjustmentForm, adjustment_fen
+from heatdesk.billing.admin_runs import start_run_action
 from heatdesk.billing.models import Bill, BillLine, HeatingSeason, Tariff
 from heatdesk.core.errors import ApplicationError
 from heatdesk.core.money import format_fen
@@ -34,7 +36,7 @@ class HeatingSeasonAdmin(admin.ModelAdmin):
     )
     list_filter = ("status",)
     readonly_fields = ("status", "opened_at", "closed_at", "created_at", "created_by")
-    actions = ["open_selected", "close_selected"]
+    actions = ["open_selected", "close_selected", "start_run"]
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         if obj is not None and obj.status != HeatingSeason.Status.DRAFT:
@@ -46,6 +48,13 @@ class HeatingSeasonAdmin(admin.ModelAdmin):
 
     def has_open_close_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("billing.open_close_season")
+
+    def has_run_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("billing.run_billing")
+
+    @admin.action(description="为所选采暖季开账（先预览）", permissions=["run"])
+    def start_run(self, request: HttpRequest, queryset: QuerySet[HeatingSeason]) -> None:
+        start_run_action(self, request, queryset)
 
     def save_model(self, request: HttpRequest, obj: Any, form: ModelForm, change: bool) -> None:
         data = {
@@ -156,15 +165,40 @@ class BillLineInline(admin.TabularInline):
 
 @admin.register(Bill)
 class BillAdmin(admin.ModelAdmin):
-    list_display = ("public_id", "house", "season", "status", "total", "issued_at")
+    list_display = ("public_id", "house", "season", "status", "total", "paid", "issued_at")
     list_filter = ("season", "status")
     search_fields = ("public_id", "house__account_no")
     list_select_related = ("house__unit__building__community", "season")
     inlines = [BillLineInline]
+    action_form = AdjustmentForm
+    actions = ["adjust_selected"]
 
     @admin.display(description="应收合计", ordering="total_fen")
     def total(self, bill: Bill) -> str:
         return format_fen(bill.total_fen)
+
+    @admin.display(description="已缴", ordering="paid_fen")
+    def paid(self, bill: Bill) -> str:
+        return format_fen(bill.paid_fen)
+
+    def has_adjust_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("billing.adjust_bill")
+
+    @admin.action(description="调整所选账单（填写金额和原因）", permissions=["adjust"])
+    def adjust_selected(self, request: HttpRequest, queryset: QuerySet[Bill]) -> None:
+        try:
+            amount = adjustment_fen(request.POST.get("amount_yuan", ""))
+        except ApplicationError as exc:
+            self.message_user(request, exc.message, messages.ERROR)
+            return
+        reason = request.POST.get("reason", "")
+        for bill in queryset.order_by("pk"):
+            try:
+                services.bill_adjust(bill=bill, amount_fen=amount, reason=reason, by=request.user)  # type: ignore[arg-type]
+            except ApplicationError as exc:
+                self.message_user(request, f"{bill.public_id}：{exc.message}", messages.ERROR)
+            else:
+                self.message_user(request, f"{bill.public_id}：已调整 {format_fen(amount)}")
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
         return [*_all_fields(Bill), "total"]
@@ -180,3 +214,7 @@ class BillAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+# The other billing admins register themselves on import.
+__all__ = ["admin_accounts", "admin_runs"]
