@@ -1,5 +1,7 @@
 """State changes shared by both simulated providers: the payer's choice at the cashier."""
 
+import datetime as dt
+
 from django.db import transaction
 
 from heatdesk.core import clock
@@ -25,6 +27,19 @@ def new_transaction_id(provider: str) -> str:
     return f"42000{digits}{stamp}" if provider == Provider.WECHATPAY else f"{stamp}22{digits}"
 
 
+def _expired(time_expire: str) -> bool:
+    """Past the order's time_expire (RFC 3339 for WeChat, yyyy-MM-dd HH:mm:ss GMT+8 for Alipay)."""
+    if not time_expire:
+        return False
+    try:
+        deadline = dt.datetime.fromisoformat(time_expire)
+    except ValueError:
+        return False
+    if deadline.tzinfo is None:
+        deadline = deadline.replace(tzinfo=dt.timezone(dt.timedelta(hours=8)))
+    return clock.now() > deadline
+
+
 def order_pay_outcome(*, order_id: int, outcome: str) -> SandboxPaymentOrder:
     """The payer chose at the cashier. Success pays the order (once) and owes the merchant a
     notify; failure and cancel leave it unpaid, as the providers do (no notify for those)."""
@@ -34,6 +49,8 @@ def order_pay_outcome(*, order_id: int, outcome: str) -> SandboxPaymentOrder:
         order = SandboxPaymentOrder.objects.select_for_update().get(id=order_id)
         if order.state != SandboxPaymentOrder.State.PENDING:
             raise SimError(400, "ORDER_NOT_PENDING", f"订单状态为 {order.get_state_display()}")
+        if outcome == "succeed" and _expired(order.time_expire):
+            raise SimError(400, "ORDER_EXPIRED", "订单已超过支付截止时间")
         if outcome != "succeed":
             order.last_outcome = outcome
             order.visible = True

@@ -124,3 +124,18 @@ def test_the_alipay_gateway_answers_garbage_with_an_error_response():
     assert json.loads(unknown.content)["error_response"]["sub_code"] == "isv.invalid-method"
     repeated = Client().get("/sandbox/alipay/gateway.do?method=a&method=b")
     assert json.loads(repeated.content)["error_response"]["code"] == "40002"
+
+
+def test_an_order_past_its_time_expire_cannot_be_paid():
+    import datetime as dt
+
+    from heatdesk.core import clock
+    from heatdesk.payments.providers.wechatpay_protocol import format_time
+
+    order = make_order(time_expire=format_time(clock.now() - dt.timedelta(minutes=1)))
+    answer = Client().post(f"/sandbox/pay/{order.public_id}/", {"outcome": "succeed"})
+    assert answer.status_code == 400
+    assert "支付截止时间" in answer.content.decode()
+    order.refresh_from_db()
+    assert order.state == "pending"
+    assert not SandboxNotifyDelivery.objects.exists()
