@@ -2,10 +2,12 @@
 batches that writes the same bills `bill_issue` would, idempotent reruns, resuming after a crash,
 and the refusals that protect what was previewed."""
 
+import datetime as dt
 import re
 from decimal import Decimal as D
 
 import pytest
+import time_machine
 from django.core.management import call_command
 
 from heatdesk.audit.models import AuditEntry
@@ -18,6 +20,7 @@ from heatdesk.billing.tests.factories import (
     make_season,
     make_tariff,
 )
+from heatdesk.core import clock
 from heatdesk.core.errors import Conflict
 from heatdesk.estates.models import Community
 from heatdesk.testing import make_house
@@ -353,3 +356,19 @@ def test_the_task_and_the_command_run_it_end_to_end(
     assert "状态：已完成" in out
     assert Bill.objects.filter(run=dry, issued_by=admin_user).count() == 6
     assert Bill.objects.count() == 7
+
+
+def test_a_run_whose_worker_died_is_queued_again_by_the_periodic_job(season, city, admin_user):
+    from heatdesk.billing.periodic import runs_resume_stale
+
+    run = runs.billing_run_start(season=season, by=admin_user, batch_size=3, background=False)
+    runs.billing_run_step(run_id=run.pk)  # the worker did one batch, then died
+    fresh = runs.billing_run_start(season=season, by=admin_user, background=False)
+    with time_machine.travel(dt.timedelta(minutes=11)):
+        # when: another worker is still busy with `fresh`, but `run` is silent for 11 minutes
+        BillingRun.objects.filter(pk=fresh.pk).update(heartbeat_at=clock.now())
+        queued = runs_resume_stale()
+    # then: only the silent run was queued (and the test backend ran it at once)
+    assert queued == 1
+    assert BillingRun.objects.get(pk=run.pk).status == "previewed"
+    assert BillingRun.objects.get(pk=fresh.pk).status == "previewing"
