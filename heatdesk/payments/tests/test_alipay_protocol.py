@@ -4,6 +4,8 @@ import json
 
 import pytest
 from alipay import AliPay
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from heatdesk.payments.providers import alipay_protocol as proto
 from heatdesk.payments.providers.errors import VerificationError
@@ -172,3 +174,16 @@ def test_timestamps_are_beijing_time_whatever_the_server_zone():
     assert (
         proto.timestamp(dt.datetime(2026, 11, 24, 16, 30, tzinfo=dt.UTC)) == "2026-11-25 00:30:00"
     )
+
+
+_TEXT = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=30)
+
+
+@settings(max_examples=60, deadline=None)
+@given(node=st.dictionaries(st.text(min_size=1, max_size=10), _TEXT | st.integers(), max_size=6))
+def test_any_signed_node_verifies_and_reads_back_exactly(payment_keys, node):
+    # braces, quotes, slashes and backslashes in values must not move the node's boundaries
+    key = payment_keys.alipay_gateway_key
+    raw = proto.build_response("alipay_trade_query_response", node, key)
+    answer = proto.verify_response(raw, method="alipay.trade.query", public_key=key.public_key())
+    assert answer.node == node
