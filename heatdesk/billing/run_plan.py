@@ -2,13 +2,12 @@
 what the preview counts (totals per community and usage type, anomalies). No writes.
 
 A house's season lines depend only on its tariff, its chargeable area and whether it is stopped,
-so they are computed once per combination (`season_lines` is memoized; a city has far fewer
+so they are computed once per combination (a table per tariff's terms; a city has far fewer
 distinct areas than houses) by the same calculator `bill_issue` uses.
 """
 
-import functools
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, NamedTuple
 
@@ -23,6 +22,8 @@ from heatdesk.billing.choices import AreaBasis
 from heatdesk.estates.models import House
 
 SAMPLES_PER_ANOMALY = 50
+_DISCONNECTED = House.HeatingStatus.DISCONNECTED.value
+_STOPPED = House.HeatingStatus.STOPPED.value
 
 # Outcomes of one house in a run. The anomalies are the ones staff must look at.
 BILL = "bills"
@@ -87,6 +88,10 @@ class TariffPick:
     version: int
     area_basis: str
     terms: TariffTerms
+    # Lines per (chargeable area, stopped), shared by every batch of every run on these terms.
+    plans: dict[tuple[Decimal, bool], tuple[tuple[DraftLine, ...], int]] = field(
+        default_factory=dict, compare=False, hash=False, repr=False
+    )
 
 
 @dataclass(frozen=True)
@@ -100,14 +105,36 @@ class Planned:
     duplicate_meter: bool = False
 
 
-@functools.lru_cache(maxsize=200_000)
-def season_lines(
-    season: SeasonDates, terms: TariffTerms, area: ChargeableArea, stopped: bool
+_PLANS: dict[tuple[SeasonDates, TariffTerms, str], dict[tuple[Decimal, bool], Any]] = {}
+MAX_TERMS_CACHED = 256
+
+
+def tariff_pick(
+    *, id: int, version: int, area_basis: str, terms: TariffTerms, season: SeasonDates
+) -> TariffPick:
+    """A tariff as a run uses it, with the table of its season lines (computed on first use,
+    kept across batches and runs for as long as the terms and dates are the same)."""
+    if len(_PLANS) >= MAX_TERMS_CACHED:
+        _PLANS.clear()
+    plans = _PLANS.setdefault((season, terms, area_basis), {})
+    return TariffPick(id=id, version=version, area_basis=area_basis, terms=terms, plans=plans)
+
+
+def _season_lines(
+    tariff: TariffPick, season: SeasonDates, value: Decimal, stopped: bool
 ) -> tuple[tuple[DraftLine, ...], int]:
-    lines = season_fee_lines(
-        season=season, terms=terms, area=area, stopped_from=season.start if stopped else None
-    )
-    return tuple(lines), sum(line.amount_fen for line in lines)
+    key = (value, stopped)
+    found = tariff.plans.get(key)
+    if found is None:
+        area = ChargeableArea(value=value, label=str(AreaBasis(tariff.area_basis).label))
+        lines = season_fee_lines(
+            season=season,
+            terms=tariff.terms,
+            area=area,
+            stopped_from=season.start if stopped else None,
+        )
+        found = tariff.plans[key] = (tuple(lines), sum(line.amount_fen for line in lines))
+    return found
 
 
 def plan_house(
@@ -120,31 +147,22 @@ def plan_house(
 ) -> Planned:
     """What the run does with one house; the same rules as `services.bill_issue` for a whole
     season (a house marked 报停 pays the stop fee for all of it)."""
-    if house.heating_status == House.HeatingStatus.DISCONNECTED:
-        return Planned(house=house, outcome=EXCLUDED)
+    status = house.heating_status
+    if status == _DISCONNECTED:
+        return Planned(house, EXCLUDED)
     if house.id in billed:
-        return Planned(house=house, outcome=EXISTING)
+        return Planned(house, EXISTING)
     tariff = tariffs.get(f"{house.usage_type}/{house.user_type}")
     if tariff is None:
-        return Planned(house=house, outcome=NO_TARIFF)
-    heated = tariff.area_basis == AreaBasis.HEATED
-    value = house.heated_area if heated else house.building_area
+        return Planned(house, NO_TARIFF)
+    value = house.heated_area if tariff.area_basis == AreaBasis.HEATED else house.building_area
     if value <= 0:
-        return Planned(house=house, outcome=NO_AREA, tariff=tariff)
-    area = ChargeableArea(value=value, label=str(AreaBasis(tariff.area_basis).label))
-    stopped = house.heating_status == House.HeatingStatus.STOPPED
-    lines, total = season_lines(season, tariff.terms, area, stopped)
+        return Planned(house, NO_AREA, tariff)
+    lines, total = _season_lines(tariff, season, value, status == _STOPPED)
     if total == 0:
-        return Planned(house=house, outcome=ZERO_AMOUNT, tariff=tariff, area=value)
-    return Planned(
-        house=house,
-        outcome=BILL,
-        tariff=tariff,
-        area=value,
-        lines=lines,
-        total_fen=total,
-        duplicate_meter=bool(house.meter_id) and house.meter_id in duplicate_meters,
-    )
+        return Planned(house, ZERO_AMOUNT, tariff, value)
+    duplicate = bool(house.meter_id) and house.meter_id in duplicate_meters
+    return Planned(house, BILL, tariff, value, lines, total, duplicate)
 
 
 def address(house: HouseRow) -> str:

@@ -43,8 +43,15 @@ class Bill(models.Model):
         max_length=24, unique=True, default=_bill_public_id, editable=False
     )
     house = models.ForeignKey(House, on_delete=models.PROTECT, related_name="bills")
-    season = models.ForeignKey(HeatingSeason, on_delete=models.PROTECT, related_name="bills")
-    tariff = models.ForeignKey(Tariff, on_delete=models.PROTECT, related_name="bills")
+    # Indexes a billing run must maintain for every bill are kept to the ones reads use:
+    # (season, status) serves the season's lookups, nothing looks bills up by tariff or by
+    # who issued or voided them.
+    season = models.ForeignKey(
+        HeatingSeason, on_delete=models.PROTECT, related_name="bills", db_index=False
+    )
+    tariff = models.ForeignKey(
+        Tariff, on_delete=models.PROTECT, related_name="bills", db_index=False
+    )
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.DRAFT)
 
     # Snapshots: what the bill was computed from, so later changes to the house or a new tariff
@@ -77,11 +84,21 @@ class Bill(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     issued_at = models.DateTimeField(null=True, blank=True)
     issued_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
     )
     voided_at = models.DateTimeField(null=True, blank=True)
     voided_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
     )
     void_reason = models.CharField(max_length=200, blank=True)
 
@@ -160,7 +177,12 @@ class BillLine(models.Model):
     explanation = models.CharField("说明", max_length=300)
     reason = models.CharField("原因", max_length=300, blank=True)
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
     )
     created_at = models.DateTimeField(auto_now_add=True)
 

@@ -249,9 +249,14 @@ def _tariff_picks(run: BillingRun) -> dict[str, run_plan.TariffPick]:
         key: entry["id"] for key, entry in run.tariffs.items()
     }:
         raise RunStale("开账期间热价有了新版本，请重新预览后再开账。")
+    dates = terms.season_dates(run.season)
     return {
-        key: run_plan.TariffPick(
-            id=t.pk, version=t.version, area_basis=t.area_basis, terms=terms.tariff_terms(t)
+        key: run_plan.tariff_pick(
+            id=t.pk,
+            version=t.version,
+            area_basis=t.area_basis,
+            terms=terms.tariff_terms(t),
+            season=dates,
         )
         for key, t in current.items()
     }
@@ -266,26 +271,32 @@ def billed_house_ids(*, season_id: int, first: int, last: int) -> set[int]:
     )
 
 
-def _credit_to_new_bills(run: BillingRun, house_ids: set[int], *, at: dt.datetime) -> None:
+def _credit_to_new_bills(
+    run: BillingRun, house_ids: set[int], *, first: int, last: int, at: dt.datetime
+) -> None:
     """Houses with account credit pay their new bill from it at once (the batch holds their
-    locks, so no payment can slip between)."""
+    locks, so no payment can slip between). Money entries are few: the range query reads them
+    from their own partial index."""
     received = dict(
         LedgerEntry.objects.filter(
-            house_id__in=house_ids, kind__in=[LedgerEntry.Kind.PAYMENT, LedgerEntry.Kind.REFUND]
+            house_id__gte=first,
+            house_id__lte=last,
+            kind__in=[LedgerEntry.Kind.PAYMENT, LedgerEntry.Kind.REFUND],
         )
         .values("house_id")
         .annotate(total=Sum("amount_fen"))
         .values_list("house_id", "total")
     )
-    if not received:
+    candidates = sorted(set(received) & house_ids)
+    if not candidates:
         return
     allocated = dict(
-        Allocation.objects.filter(house_id__in=received)
+        Allocation.objects.filter(house_id__in=candidates)
         .values("house_id")
         .annotate(total=Sum("amount_fen"))
         .values_list("house_id", "total")
     )
-    for house_id in sorted(received):
+    for house_id in candidates:
         if -received[house_id] - allocated.get(house_id, 0) <= 0:
             continue
         cause = LedgerEntry.objects.get(
@@ -358,7 +369,7 @@ def billing_run_step(*, run_id: int) -> bool:
                 ],
             )
             if written:
-                _credit_to_new_bills(run, written, at=now)
+                _credit_to_new_bills(run, written, first=first, last=last, at=now)
         tally = run.result if committing else run.preview
         run_plan.tally_add(tally, planned, written)
         run.cursor = last
