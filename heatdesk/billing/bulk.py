@@ -20,6 +20,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import NamedTuple
 
 from django.db import connection, transaction
 
@@ -38,8 +39,7 @@ def public_ids(prefix: str, count: int) -> list[str]:
     return [f"{prefix}_{text[i : i + 16]}" for i in range(0, 16 * count, 16)]
 
 
-@dataclass(frozen=True)
-class BillRow:
+class BillRow(NamedTuple):  # a tuple: one is made per bill
     house_id: int
     tariff_id: int
     area: Decimal

@@ -94,8 +94,7 @@ class TariffPick:
     )
 
 
-@dataclass(frozen=True)
-class Planned:
+class Planned(NamedTuple):  # a tuple: one is made per house, a million per run
     house: HouseRow
     outcome: str
     tariff: TariffPick | None = None
