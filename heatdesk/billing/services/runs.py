@@ -315,19 +315,25 @@ def billing_run_step(*, run_id: int) -> bool:
         run = BillingRun.objects.select_for_update().select_related("season").get(pk=run_id)
         if run.status not in BillingRun.ACTIVE:
             return False
-        houses = [
-            run_plan.HouseRow(*values)
-            for values in House.objects.filter(pk__gt=run.cursor, pk__lte=run.last_house_id)
-            .order_by("pk")
-            .values_list(*run_plan.HOUSE_COLUMNS)[: run.batch_size]
-        ]
-        if not houses:
-            _finish(run)
-            return False
         committing = run.status == Status.COMMITTING
         season = run.season
         if committing and season.status != HeatingSeason.Status.OPEN:
             raise RunStale(f"{season.code}采暖季已不在进行中，开账暂停。")
+        batch = House.objects.filter(pk__gt=run.cursor, pk__lte=run.last_house_id).order_by("pk")
+        if committing:
+            # Lock the batch's houses (in id order) before reading them: a payment, an issue or
+            # a 报停 approval for one of them either finished before — and we read what it
+            # wrote — or waits for this batch.
+            locked = list(batch.select_for_update().values_list("pk", flat=True)[: run.batch_size])
+            if locked:
+                batch = batch.filter(pk__gte=locked[0], pk__lte=locked[-1])
+        houses = [
+            run_plan.HouseRow(*values)
+            for values in batch.values_list(*run_plan.HOUSE_COLUMNS)[: run.batch_size]
+        ]
+        if not houses:
+            _finish(run)
+            return False
         tariffs = _tariff_picks(run)
         first, last = houses[0].id, houses[-1].id
         billed = billed_house_ids(season_id=season.pk, first=first, last=last)
@@ -342,13 +348,6 @@ def billing_run_step(*, run_id: int) -> bool:
         now = clock.now()
         written: set[int] | None = None
         if committing:
-            # The houses' rows, locked in id order: payments for them wait for this batch.
-            list(
-                House.objects.select_for_update()
-                .filter(pk__gte=first, pk__lte=last)
-                .order_by("pk")
-                .values_list("pk", flat=True)
-            )
             written = bulk.bills_write(
                 batch=bulk.Batch(
                     season_id=season.pk,
