@@ -1,6 +1,9 @@
 """Shared personas: a resident who owns house A, a neighbour who must not see it, staff."""
 
+import sqlite3
+
 import pytest
+from django.db import connections
 
 from heatdesk.accounts.roles import ROLE_ADMIN, ROLE_AGENT, ROLE_COLLECTOR, ROLE_FINANCE
 from heatdesk.testing import ApiClient, make_house, make_resident, make_staff
@@ -70,3 +73,26 @@ def finance(db):
 @pytest.fixture
 def admin_user(db):
     return make_staff("admin1", ROLE_ADMIN)
+
+
+@pytest.fixture
+def shared_database(transactional_db, tmp_path):
+    """On PostgreSQL the processes share pytest's test database. SQLite's test database is in
+    memory, so it is copied into a file and the default connection pointed at it; forked
+    children open their own connections to that file (WAL, IMMEDIATE transactions)."""
+    default = connections["default"]
+    if default.vendor != "sqlite":
+        yield default.vendor
+        return
+    default.ensure_connection()
+    path = tmp_path / "race.sqlite3"
+    target = sqlite3.connect(str(path))
+    default.connection.backup(target)
+    target.close()
+    on_file = default.__class__({**default.settings_dict, "NAME": str(path)}, alias="default")
+    connections["default"] = on_file
+    try:
+        yield "sqlite"
+    finally:
+        on_file.close()
+        connections["default"] = default

@@ -13,7 +13,6 @@ database alone then decides. The control test switches the guard off and must se
 
 import datetime as dt
 import multiprocessing
-import sqlite3
 from collections import Counter
 from typing import Any
 
@@ -40,26 +39,6 @@ PROCESSES = 8
 ATTEMPTS_PER_PROCESS = 25  # 200 attempts in all
 RACE_WINDOW = 0.05
 EVERY_DAY = (0, 1, 2, 3, 4, 5, 6)
-
-
-@pytest.fixture
-def shared_database(transactional_db, tmp_path):
-    default = connections["default"]
-    if default.vendor != "sqlite":
-        yield default.vendor
-        return
-    default.ensure_connection()
-    path = tmp_path / "race.sqlite3"
-    target = sqlite3.connect(str(path))
-    default.connection.backup(target)
-    target.close()
-    on_file = default.__class__({**default.settings_dict, "NAME": str(path)}, alias="default")
-    connections["default"] = on_file
-    try:
-        yield "sqlite"
-    finally:
-        on_file.close()
-        connections["default"] = default
 
 
 def _attempt_all(
