@@ -112,6 +112,37 @@ ROLE_PERMISSIONS[ROLE_ADMIN] |= _BOOKINGS_AGENT | {
         "record_booking_outcome",
     )
 }
+ROLE_PERMISSIONS[ROLE_ADMIN] |= {
+    f"billing.{c}"
+    for c in (
+        "run_billing",
+        "view_billingrun",
+        "decide_heating_change",
+        "view_heatingchange",
+        "import_meter_readings",
+        "settle_metered",
+        "view_meterreading",
+        "view_ledgerentry",
+        "view_allocation",
+    )
+}
+ROLE_PERMISSIONS[ROLE_FINANCE] |= {
+    f"billing.{c}"
+    for c in (
+        "view_billingrun",
+        "settle_metered",
+        "view_meterreading",
+        "view_ledgerentry",
+        "view_allocation",
+        "view_heatingchange",
+    )
+}
+ROLE_PERMISSIONS[ROLE_AGENT] |= {
+    "billing.decide_heating_change",
+    "billing.view_heatingchange",
+    "billing.view_ledgerentry",
+}
+ROLE_PERMISSIONS[ROLE_COLLECTOR] |= {"billing.view_ledgerentry", "billing.view_heatingchange"}
 STAFF_ROLES = [r for r in ROLE_PERMISSIONS if r != ROLE_RESIDENT]
 
 
