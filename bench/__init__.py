@@ -1,0 +1,1 @@
+"""Benchmarks of HeatDesk against the real server and database (see bench/README.md)."""

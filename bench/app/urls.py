@@ -1,0 +1,5 @@
+from django.urls import path
+
+from bench.app.views import api
+
+urlpatterns = [path("", api.urls)]

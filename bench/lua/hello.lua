@@ -1,0 +1,2 @@
+-- Ceiling: the bare JSON endpoint (Django + ninja + middleware, no database).
+dofile("report.lua")

@@ -1,0 +1,60 @@
+"""The scenario registry. A scenario is one HTTP load against the running server, reported as a
+ratio of a ceiling measured in the same run.
+
+To add one, create a module in this package that builds an ``HttpLoad`` and calls
+``register()``; ``load_all()`` imports every module here, so nothing else needs editing.
+"""
+
+import importlib
+import pkgutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Context:
+    """What a scenario may use: the server's base URL and the seeded data's files."""
+
+    base_url: str
+    workdir: Path
+    read_rows: int
+
+    @property
+    def tokens_file(self) -> Path:
+        return self.workdir / "tokens.txt"
+
+    def tokens(self) -> list[str]:
+        return [t for t in self.tokens_file.read_text().splitlines() if t]
+
+
+@dataclass(frozen=True)
+class HttpLoad:
+    name: str
+    description: str
+    path: str  # the endpoint, for the table and the query-count probe
+    script: str  # a file in bench/lua/ that prints a RESULT line
+    script_args: Callable[[Context], tuple[str, ...]] = lambda ctx: ()
+    # Raises if the endpoint does not answer as the scenario expects (wrong data, 401s, …),
+    # so a fast error page is never reported as a fast endpoint.
+    check: Callable[[Context], None] | None = None
+    ceiling: str | None = None  # name of the ceiling it is compared with
+    target: float | None = None  # the issue's target for value / ceiling
+    # Most SQL queries one request may issue (checked in-process before the load), or None.
+    max_queries: int | None = None
+
+
+SCENARIOS: dict[str, HttpLoad] = {}
+
+
+def register(load: HttpLoad) -> HttpLoad:
+    if load.name in SCENARIOS:
+        raise ValueError(f"scenario {load.name!r} is registered twice")
+    SCENARIOS[load.name] = load
+    return load
+
+
+def load_all() -> dict[str, HttpLoad]:
+    for module in pkgutil.iter_modules([str(Path(__file__).parent)]):
+        importlib.import_module(f"{__name__}.{module.name}")
+    return SCENARIOS
