@@ -37,6 +37,7 @@ lint: $(STAMP) ## ruff, mypy and the migrations check
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy heatdesk
+	mkdir -p var
 	$(BIN)/heatdesk makemigrations --check --dry-run
 
 fmt: $(STAMP) ## Format and auto-fix
