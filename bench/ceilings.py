@@ -2,28 +2,19 @@
 scenarios: a bare JSON endpoint, a one-row primary-key read, a one-row insert (bench/app), and
 pgbench's TPC-B-like script on the same PostgreSQL."""
 
-import json
-
 from bench.scenarios import Context, HttpLoad
-from bench.server import http_get
-
-
-def _expect(ctx: Context, path: str, status: int = 200) -> object:
-    got, body = http_get(ctx.base_url + path)
-    if got != status:
-        raise RuntimeError(f"GET {path} answered {got}, expected {status}: {body[:200]!r}")
-    return json.loads(body)
+from bench.server import get_json
 
 
 def _check_hello(ctx: Context) -> None:
-    _expect(ctx, "/bench/hello")
+    get_json(ctx.base_url + "/bench/hello")
 
 
 def _check_row(ctx: Context) -> None:
-    row = _expect(ctx, f"/bench/rows/{ctx.read_rows}")
-    assert isinstance(row, dict)
-    assert row["id"] == ctx.read_rows
-    _expect(ctx, f"/bench/rows/{ctx.read_rows + 1}", status=404)
+    row = get_json(f"{ctx.base_url}/bench/rows/{ctx.read_rows}")
+    if not isinstance(row, dict) or row.get("id") != ctx.read_rows:
+        raise RuntimeError(f"/bench/rows/{ctx.read_rows} answered {row!r}")
+    get_json(f"{ctx.base_url}/bench/rows/{ctx.read_rows + 1}", status=404)
 
 
 HELLO = HttpLoad(

@@ -1,5 +1,6 @@
 """The real server: granian WSGI in its own process group, stopped whatever happens."""
 
+import json
 import os
 import signal
 import subprocess
@@ -59,6 +60,16 @@ def http_get(url: str, *, headers: dict[str, str] | None = None) -> tuple[int, b
             return response.status, response.read()
     except urllib.error.HTTPError as exc:
         return exc.code, exc.read()
+
+
+def get_json(
+    url: str, *, status: int = 200, headers: dict[str, str] | None = None
+) -> object | None:
+    """GET `url` and insist on `status`; the JSON body for a 200, else None."""
+    got, body = http_get(url, headers=headers)
+    if got != status:
+        raise RuntimeError(f"GET {url} answered {got}, expected {status}: {body[:200]!r}")
+    return json.loads(body) if got == 200 else None
 
 
 def _wait_ready(server: Server, *, probe: str, max_seconds: float) -> None:

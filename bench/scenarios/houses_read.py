@@ -1,28 +1,18 @@
 """houses-read: a resident's app opening its home screen — GET /api/v1/houses with a bearer
 token — for many different residents at 64 concurrent connections."""
 
-import json
-
 from bench.scenarios import Context, HttpLoad, register
-from bench.server import http_get
+from bench.server import get_json
 
 
 def _check(ctx: Context) -> None:
+    url = ctx.base_url + "/api/v1/houses"
     tokens = ctx.tokens()
     for token in (tokens[0], tokens[len(tokens) // 2], tokens[-1]):
-        status, body = http_get(
-            ctx.base_url + "/api/v1/houses", headers={"Authorization": f"Bearer {token}"}
-        )
-        if status != 200:
-            raise RuntimeError(f"/api/v1/houses answered {status}: {body[:200]!r}")
-        houses = json.loads(body)
-        if not houses or not all(h["id"].startswith("hs_") for h in houses):
+        houses = get_json(url, headers={"Authorization": f"Bearer {token}"})
+        if not isinstance(houses, list) or not houses:
             raise RuntimeError(f"/api/v1/houses returned no bound houses: {houses!r}")
-    status, _ = http_get(
-        ctx.base_url + "/api/v1/houses", headers={"Authorization": "Bearer hd_not-a-token"}
-    )
-    if status != 401:
-        raise RuntimeError(f"/api/v1/houses with a wrong token answered {status}, not 401")
+    get_json(url, status=401, headers={"Authorization": "Bearer hd_not-a-token"})
 
 
 register(
