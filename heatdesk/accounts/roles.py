@@ -143,6 +143,38 @@ ROLE_PERMISSIONS[ROLE_AGENT] |= {
     "billing.view_ledgerentry",
 }
 ROLE_PERMISSIONS[ROLE_COLLECTOR] |= {"billing.view_ledgerentry", "billing.view_heatingchange"}
+_PAYMENTS_VIEW = {
+    "payments.view_paymentorder",
+    "payments.view_paymentorderitem",
+    "payments.view_refund",
+}
+ROLE_PERMISSIONS[ROLE_COLLECTOR] |= _PAYMENTS_VIEW | {
+    "payments.take_counter_payment",
+    "payments.view_countershift",
+    "payments.request_refund",
+}
+ROLE_PERMISSIONS[ROLE_AGENT] |= _PAYMENTS_VIEW | {"payments.request_refund"}
+_PAYMENTS_FINANCE = _PAYMENTS_VIEW | {
+    f"payments.{c}"
+    for c in (
+        "view_countershift",
+        "view_providernotify",
+        "view_reconciliationreport",
+        "view_reconciliationitem",
+        "view_paymentalert",
+        "request_refund",
+        "approve_refund",
+        "reconcile",
+        "void_counter_payment",
+    )
+}
+ROLE_PERMISSIONS[ROLE_FINANCE] |= _PAYMENTS_FINANCE
+# Refund approval and reconciliation stay with finance: whoever configures the system does not
+# also approve money going out.
+ROLE_PERMISSIONS[ROLE_ADMIN] |= _PAYMENTS_FINANCE - {
+    "payments.approve_refund",
+    "payments.reconcile",
+}
 STAFF_ROLES = [r for r in ROLE_PERMISSIONS if r != ROLE_RESIDENT]
 
 

@@ -147,6 +147,13 @@ class PaymentOrder(models.Model):
 
     class Meta:
         ordering: ClassVar[list[str]] = ["-created_at"]
+        permissions = [
+            ("take_counter_payment", "收取柜台缴费、开结班次"),
+            ("void_counter_payment", "作废柜台缴费（主管）"),
+            ("request_refund", "申请退款"),
+            ("approve_refund", "审批退款"),
+            ("reconcile", "对账与处理差异"),
+        ]
         constraints: ClassVar[list[Any]] = [
             models.CheckConstraint(
                 condition=Q(amount_fen__gt=0), name="payment_order_amount_positive"
