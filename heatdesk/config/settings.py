@@ -240,6 +240,24 @@ ALIPAY_GATEWAY = env_str(
     else "https://openapi.alipay.com/gateway.do",
 )
 ALIPAY_NOTIFY_URL = env_str("ALIPAY_NOTIFY_URL", f"{PUBLIC_BASE_URL}/payments/notify/alipay")
+ALIPAY_RETURN_URL = env_str("ALIPAY_RETURN_URL", f"{PUBLIC_BASE_URL}/m/pay/return")
+# An unpaid order is closed (at the provider too) this long after creation.
+PAYMENTS_ORDER_EXPIRE_MINUTES = env_int("PAYMENTS_ORDER_EXPIRE_MINUTES", 30)
+# A second payment for a bill already settled: "credit" keeps it as the house's prepayment,
+# "refund" sends it back through the provider at once.
+PAYMENTS_DOUBLE_PAYMENT = env_str("PAYMENTS_DOUBLE_PAYMENT", "credit")
+if PAYMENTS_DOUBLE_PAYMENT not in {"credit", "refund"}:
+    raise ImproperlyConfigured("PAYMENTS_DOUBLE_PAYMENT must be credit or refund")
+# The janitor queries an open order or refund again after each of these delays (seconds); after
+# the last one it is left for finance (an alert in the staff view).
+PAYMENTS_JANITOR_BACKOFF_SECONDS = [
+    int(x)
+    for x in env_str("PAYMENTS_JANITOR_BACKOFF_SECONDS", "10,30,120,600,3600,21600").split(",")
+]
+# Daily reconciliation downloads the provider bills of the previous Beijing day after this hour;
+# unmatched rows near midnight are looked for again for this many days before they count.
+PAYMENTS_RECONCILE_AFTER_HOUR = env_int("PAYMENTS_RECONCILE_AFTER_HOUR", 10)
+PAYMENTS_RECONCILE_CARRY_DAYS = env_int("PAYMENTS_RECONCILE_CARRY_DAYS", 2)
 if PRODUCTION and not all(
     url.startswith("https://") and "//127." not in url and "//localhost" not in url
     for url in (WECHATPAY_BASE_URL, ALIPAY_GATEWAY)
