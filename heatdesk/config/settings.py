@@ -214,6 +214,8 @@ BIND_FAILURES_PER_HOUR = env_int("BIND_FAILURES_PER_HOUR", 5)
 
 # Public base URL, used in links sent by SMS and printed by `make run`.
 PUBLIC_BASE_URL = env_str("PUBLIC_BASE_URL", "http://127.0.0.1:8000")
+# The heating company's name, printed on counter receipts.
+HEATDESK_COMPANY_NAME = env_str("HEATDESK_COMPANY_NAME", "HeatDesk 供热公司")
 
 # Payments: WeChat Pay API v3 and Alipay (RSA2). In sandbox mode the base URLs point at the local
 # simulators and any key left empty comes from development keys generated once under
