@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path, re_path
+from django.views.generic import RedirectView
 
 from heatdesk.config.api import api
 from heatdesk.core import views as core_views
@@ -14,7 +15,8 @@ urlpatterns = [
     path("console/", include("heatdesk.console.urls")),
     path("m/", include("heatdesk.resident.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
-    path("", core_views.home, name="home"),
+    # Residents arrive on a phone: the site's root is their app; staff go to /console/.
+    path("", RedirectView.as_view(url="/m/", permanent=False), name="home"),
 ]
 
 if settings.SANDBOX:
