@@ -77,6 +77,16 @@ class LedgerEntry(AppendOnly):
         related_name="+",
         db_index=False,
     )
+    # A refund or void that takes (part of) a payment back points at the payment it reverses,
+    # so what each payment has left is the payment less its reversals.
+    reverses = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="reversals",
+        verbose_name="冲回的缴费",
+    )
 
     objects = AppendOnlyQuerySet.as_manager()
 
