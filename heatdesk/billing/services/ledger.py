@@ -28,7 +28,7 @@ from heatdesk.billing.models import Allocation, Bill, BillLine, LedgerEntry
 from heatdesk.billing.selectors import OPEN, bill_due_as_of
 from heatdesk.billing.selectors.account import credit_fen
 from heatdesk.core import clock
-from heatdesk.core.errors import Conflict, ValidationFailed
+from heatdesk.core.errors import Conflict, NotFound, ValidationFailed
 from heatdesk.estates.models import House
 
 LIVE = frozenset({Bill.Status.ISSUED, Bill.Status.PARTIALLY_PAID, Bill.Status.PAID})
@@ -420,6 +420,142 @@ def ledger_post_refund(
             raise
         return _repeat(found=found, house=house, kind=Kind.REFUND, amount_fen=amount_fen)
     return MoneyPosting(entry=entry, allocations=[], created=True)
+
+
+def _payment_left(payment: LedgerEntry) -> int:
+    """What a payment still has after the reversals already posted against it."""
+    reversed_fen = sum(payment.reversals.values_list("amount_fen", flat=True))
+    return -payment.amount_fen - reversed_fen
+
+
+def _bills_to_reopen(*, house_id: int, payment: LedgerEntry) -> list[tuple[Bill, int]]:
+    """(bill, how much may be taken back from it), newest first: first the bills this payment
+    paid (net of what its earlier reversals took back), then any other bill the account's money
+    paid — the payment's credit may since have gone to a later bill."""
+    own: dict[int, int] = {}
+    for bill_id, amount in Allocation.objects.filter(
+        entry__in=[payment.pk, *payment.reversals.values_list("pk", flat=True)]
+    ).values_list("bill_id", "amount_fen"):
+        own[bill_id] = own.get(bill_id, 0) + amount
+    bills = list(
+        Bill.objects.filter(house_id=house_id, paid_fen__gt=0)
+        .select_related("season")
+        .order_by("-season__heating_start", "-id")
+    )
+    first = [(b, min(own[b.pk], b.paid_fen)) for b in bills if own.get(b.pk, 0) > 0]
+    rest = [(b, b.paid_fen - max(own.get(b.pk, 0), 0)) for b in bills]
+    return first + [(b, cap) for b, cap in rest if cap > 0]
+
+
+def ledger_reverse_payment(
+    *,
+    house: House,
+    payment_source: str,
+    payment_source_id: str,
+    amount_fen: int,
+    source: str,
+    source_id: str,
+    reason: str,
+    by: User | None = None,
+) -> MoneyPosting:
+    """Take `amount_fen` of a posted payment back off the account: a refund paid out, or a
+    counter payment voided.
+
+    The money comes first out of the account credit, then off the bills the payment paid,
+    newest first (then, if its credit has since gone to a later bill, off that bill), and each
+    bill it leaves short reopens (PAID → PARTIALLY_PAID or ISSUED). Recorded as one REFUND entry
+    pointing at the payment (`reverses`) plus negative allocations; nothing is edited.
+
+    Late fee and early discount: the lines fixed when the payment settled a bill stay as they
+    are. A bill's lines are a document of what was charged, and the payment did settle it on
+    that day; the reversal returns money, it does not rewrite the bill. The reopened bill then
+    owes exactly the amount taken back — its late fee stays fixed as of the payment day (as it
+    does after season close) and does not restart, and a discount already granted is kept.
+
+    Refused: a payment that is not on this house, or more than the payment has left after its
+    earlier reversals. Idempotent on (source, source_id) like payments: a repeat returns the
+    first posting; the same id for another amount or house is refused.
+    """
+    _money_checks(amount_fen=amount_fen, source=source, source_id=source_id)
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationFailed("请填写冲回原因。", fields={"reason": ["请填写冲回原因。"]})
+    at = clock.now()
+    try:
+        with transaction.atomic():
+            house_lock(house.pk)
+            found = LedgerEntry.objects.filter(source=source, source_id=source_id).first()
+            if found is not None:
+                return _repeat(found=found, house=house, kind=Kind.REFUND, amount_fen=amount_fen)
+            payment = LedgerEntry.objects.filter(
+                source=payment_source, source_id=payment_source_id, kind=Kind.PAYMENT
+            ).first()
+            if payment is None or payment.house_id != house.pk:
+                raise NotFound("未找到该房屋的这笔缴费。", code="ledger_payment_not_found")
+            left = _payment_left(payment)
+            if amount_fen > left:
+                raise Conflict(
+                    f"冲回金额超过该笔缴费剩余可冲回金额 {explain.yuan(max(left, 0))}。",
+                    code="reversal_exceeds_payment",
+                )
+            from_credit = min(amount_fen, max(credit_fen(house_id=house.pk), 0))
+            needed = amount_fen - from_credit
+            plan: list[tuple[Bill, int]] = []
+            for bill, cap in _bills_to_reopen(house_id=house.pk, payment=payment):
+                if needed <= 0:
+                    break
+                take = min(cap, needed)
+                plan.append((bill, take))
+                needed -= take
+            if needed > 0:
+                raise Conflict(
+                    "账户中已没有足够的款项可冲回（可能已退款）。", code="reversal_exceeds_account"
+                )
+            entry = LedgerEntry.objects.create(
+                house=house,
+                kind=Kind.REFUND,
+                amount_fen=amount_fen,
+                explanation=(
+                    f"冲回缴费 {explain.yuan(amount_fen)}（{payment_source} "
+                    f"{payment_source_id}）：{reason}"
+                )[:300],
+                source=source,
+                source_id=source_id,
+                reverses=payment,
+                occurred_at=at,
+                created_by=by,
+            )
+            made: list[Allocation] = []
+            for bill, take in plan:
+                row = Bill.objects.get(pk=bill.pk)
+                _bill_move(row, total_fen=row.total_fen, paid_fen=row.paid_fen - take)
+                made.append(
+                    Allocation.objects.create(
+                        house_id=house.pk, bill=row, entry=entry, amount_fen=-take, occurred_at=at
+                    )
+                )
+            audit_record(
+                actor=by,
+                action="billing.payment_reverse",
+                obj=entry,
+                before={"payment_left_fen": left},
+                after={
+                    "house": house.account_no,
+                    "payment": [payment_source, payment_source_id],
+                    "amount_fen": amount_fen,
+                    "from_credit_fen": from_credit,
+                    "bills": [[a.bill_id, -a.amount_fen] for a in made],
+                    "source": source,
+                    "source_id": source_id,
+                },
+                reason=reason,
+            )
+    except IntegrityError:
+        found = LedgerEntry.objects.filter(source=source, source_id=source_id).first()
+        if found is None:
+            raise
+        return _repeat(found=found, house=house, kind=Kind.REFUND, amount_fen=amount_fen)
+    return MoneyPosting(entry=entry, allocations=made, created=True)
 
 
 def bill_late_fee_fix(*, bill: Bill, as_of: dt.date, by: User | None) -> BillLine | None:
