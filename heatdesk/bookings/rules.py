@@ -7,6 +7,7 @@ one pass over data fetched with a handful of queries.
 import datetime as dt
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 from heatdesk.core.clock import SHANGHAI
 
@@ -80,3 +81,18 @@ def is_slot_start(
         if (starts_at - first) % timing.step == dt.timedelta(0):
             return True
     return False
+
+
+Moment = TypeVar("Moment", float, dt.datetime)
+
+
+def peak_overlap(intervals: Sequence[tuple[Moment, Moment]], start: Moment, end: Moment) -> int:
+    """The most of `intervals` (half-open) in progress at one moment of [start, end).
+
+    The peak over a range is reached at its start or where one of the intervals begins, so only
+    those moments are counted. A shared window uses it: whatever the services sharing it, it
+    never serves more than its capacity at once.
+    """
+    inside = [(s, e) for s, e in intervals if s < end and e > start]
+    moments = [start] + [s for s, _ in inside if s > start]
+    return max((sum(1 for s, e in inside if s <= m < e) for m in moments), default=0)

@@ -7,12 +7,12 @@ booking services re-check everything under the database's guard.
 """
 
 import datetime as dt
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from django.db.models import Count, Prefetch, Q, QuerySet
+from django.db.models import Prefetch, Q, QuerySet
 
 from heatdesk.accounts.models import User
 from heatdesk.bookings.models import (
@@ -25,7 +25,14 @@ from heatdesk.bookings.models import (
     Service,
     WorkingHours,
 )
-from heatdesk.bookings.rules import DayRule, TimeRange, Timing, is_slot_start, periods_for_day
+from heatdesk.bookings.rules import (
+    DayRule,
+    TimeRange,
+    Timing,
+    is_slot_start,
+    peak_overlap,
+    periods_for_day,
+)
 from heatdesk.core import clock
 from heatdesk.core.errors import NotFound
 
@@ -170,8 +177,10 @@ def availability(
     # the inner loop costs more than the whole rest of the computation.
     # Exclusive resources: busy ranges, sorted, non-overlapping (the guard ensures it).
     busy: dict[int, tuple[list[float], list[float]]] = defaultdict(lambda: ([], []))
-    # Windows: active bookings of this service per (resource, start).
-    taken: dict[tuple[int, float], int] = {}
+    # Windows: active bookings of this service per (resource, start), and the active bookings
+    # of every service sharing the window, as (start, end) sorted by start.
+    taken: dict[tuple[int, float], int] = defaultdict(int)
+    shared: dict[int, list[tuple[float, float]]] = defaultdict(list)
     if any(r.exclusive for r in resources):
         ranges = (
             active.filter(exclusive=True, blocked_from__lt=window_to, blocked_until__gt=window_from)
@@ -183,29 +192,31 @@ def availability(
             froms.append(blocked_from.timestamp())
             untils.append(blocked_until.timestamp())
     if not all(r.exclusive for r in resources):
-        counts = (
-            active.filter(
-                exclusive=False,
-                service=service,
-                starts_at__gte=window_from,
-                starts_at__lt=window_to,
-            )
-            .values_list("resource_id", "starts_at")
-            .annotate(n=Count("id"))
+        rows = (
+            active.filter(exclusive=False, starts_at__lt=window_to, ends_at__gt=window_from)
+            .order_by("resource_id", "starts_at")
+            .values_list("resource_id", "service_id", "starts_at", "ends_at")
         )
-        taken = {(resource_id, starts_at.timestamp()): n for resource_id, starts_at, n in counts}
+        for resource_id, service_id, starts_at, ends_at in rows:
+            begins = starts_at.timestamp()
+            shared[resource_id].append((begins, ends_at.timestamp()))
+            if service_id == service.pk:
+                taken[(resource_id, begins)] += 1
 
     before = timing.buffer_before.total_seconds()
     after = (timing.duration + timing.buffer_after).total_seconds()
     earliest_ts = earliest.timestamp()
+    duration = timing.duration.total_seconds()
     plans = [
         (
             resource.pk,
             resource.exclusive,
             slot_capacity(service=service, resource=resource),
+            resource.capacity_per_slot,
             _weekly(resource),
             exceptions.get(resource.pk),
             busy.get(resource.pk, ([], [])),
+            _SharedWindow(shared.get(resource.pk, [])),
         )
         for resource in resources
     ]
@@ -213,7 +224,16 @@ def availability(
     moments: dict[float, dt.datetime] = {}
     day = first
     while day <= last:
-        for resource_id, exclusive, capacity, weekly, day_exceptions, (froms, untils) in plans:
+        for (
+            resource_id,
+            exclusive,
+            capacity,
+            window_capacity,
+            weekly,
+            day_exceptions,
+            (froms, untils),
+            window,
+        ) in plans:
             periods = periods_for_day(
                 day=day, weekly=weekly, exceptions=day_exceptions, calendar=calendar
             )
@@ -227,7 +247,10 @@ def availability(
                     i = bisect_right(untils, ts - before)
                     remaining = 0 if i < len(froms) and froms[i] < ts + after else 1
                 else:
-                    remaining = capacity - taken.get((resource_id, ts), 0)
+                    remaining = min(
+                        capacity - taken.get((resource_id, ts), 0),
+                        window_capacity - window.peak(ts, ts + duration),
+                    )
                 if remaining > 0:
                     offers[ts].append((remaining, resource_id))
                     moments[ts] = starts_at
@@ -246,6 +269,22 @@ def availability(
             )
         )
     return result
+
+
+class _SharedWindow:
+    """The active bookings of one window, all services, sorted by start (POSIX seconds)."""
+
+    def __init__(self, intervals: list[tuple[float, float]]) -> None:
+        self.intervals = intervals
+        self.starts = [s for s, _ in intervals]
+        self.longest = max((e - s for s, e in intervals), default=0.0)
+
+    def peak(self, start: float, end: float) -> int:
+        if not self.intervals:
+            return 0
+        lo = bisect_left(self.starts, start - self.longest)
+        hi = bisect_left(self.starts, end)
+        return peak_overlap(self.intervals[lo:hi], start, end)
 
 
 def _starts(

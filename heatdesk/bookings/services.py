@@ -161,6 +161,13 @@ def _claim(
     )
     expire_stale_holds(holds=stale, now=now, ledger=ledger)
     if slot is not None:
+        capacity.ensure_window_room(
+            resource=resource,
+            starts_at=times["starts_at"],
+            ends_at=times["ends_at"],
+            now=now,
+            ignore_booking_id=ignore_booking_id,
+        )
         ledger.take_slot(slot)
         return int(slot.pk)
     capacity.ensure_resource_free(

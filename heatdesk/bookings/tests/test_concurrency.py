@@ -42,10 +42,16 @@ EVERY_DAY = (0, 1, 2, 3, 4, 5, 6)
 
 
 def _attempt_all(
-    jobs: list[dict[str, Any]], guard: bool, barrier: Any, results: Any, index: int
+    jobs: list[dict[str, Any]],
+    guard: bool,
+    window_guard: bool,
+    barrier: Any,
+    results: Any,
+    index: int,
 ) -> None:
     """One process: wait for the others, then try every job in turn on its own connection."""
     capacity.RACE_GUARD = guard
+    capacity.WINDOW_GUARD = window_guard
     capacity.RACE_WINDOW_SECONDS = RACE_WINDOW
     outcomes: list[str] = []
     try:
@@ -73,15 +79,23 @@ def _attempt_all(
         results.put((index, outcomes))
 
 
-def race(jobs: list[dict[str, Any]], *, guard: bool = True) -> Counter[str]:
-    """Run the jobs split over PROCESSES forked processes, all starting together."""
+def race(
+    jobs: list[dict[str, Any]], *, guard: bool = True, window_guard: bool | None = None
+) -> Counter[str]:
+    """Run the jobs split over PROCESSES forked processes, all starting together. `guard=False`
+    switches every capacity guard off; `window_guard=False` only the shared-window one."""
+    if window_guard is None:
+        window_guard = guard
     context = multiprocessing.get_context("fork")
     barrier = context.Barrier(PROCESSES)
     results = context.Queue()
     connections.close_all()  # children must not share the parent's connection
     chunks = [jobs[i::PROCESSES] for i in range(PROCESSES)]
     workers = [
-        context.Process(target=_attempt_all, args=(chunk, guard, barrier, results, i))
+        context.Process(
+            target=_attempt_all,
+            args=(chunk, guard, window_guard, barrier, results, i),
+        )
         for i, chunk in enumerate(chunks)
     ]
     for worker in workers:
@@ -177,3 +191,44 @@ def test_concurrent_overlapping_visits_for_one_team_give_one_visit(shared_databa
     active = list(Booking.objects.filter(resource=team, status="confirmed"))
     assert len(active) == 1
     assert active[0].starts_at in starts
+
+
+def shared_window_jobs() -> tuple[Resource, list[Service], dt.datetime, list[dict[str, Any]]]:
+    """A window of capacity 10 shared by two services that each allow 10 per slot, and 200
+    attempts at one time, alternating between the services."""
+    window = set_plan(make_window(capacity=10), weekdays=EVERY_DAY)
+    both = [make_counter_service(window, capacity_per_slot=10) for _ in range(2)]
+    starts_at = first_start(both[0], community_id=None, hhmm="10:00")
+    users = plain_users(PROCESSES * ATTEMPTS_PER_PROCESS)
+    jobs = [
+        {"service_id": both[n % 2].pk, "starts_at": starts_at, "user_id": u.pk, "house_id": None}
+        for n, u in enumerate(users)
+    ]
+    return window, both, starts_at, jobs
+
+
+def test_200_concurrent_attempts_on_a_shared_window_of_ten_give_exactly_ten(shared_database):
+    # given
+    window, both, starts_at, jobs = shared_window_jobs()
+    # when
+    outcomes = race(jobs)
+    # then the window holds ten across both services, and the slot counters agree
+    assert outcomes["ok"] == 10, outcomes
+    assert outcomes["slot_taken"] == 190, outcomes
+    active = Booking.objects.filter(resource=window, status="confirmed", starts_at=starts_at)
+    assert active.count() == 10
+    counters = Slot.objects.filter(resource=window, starts_at=starts_at)
+    assert sum(s.booked for s in counters) == 10
+    for slot in counters:
+        assert slot.booked == active.filter(service=slot.service).count()
+
+
+def test_control_without_the_window_guard_services_overfill_a_shared_window(shared_database):
+    # each service's own counter still holds (at most 10 each), but together they pass 10
+    window, both, starts_at, jobs = shared_window_jobs()
+    outcomes = race(jobs, window_guard=False)
+    assert outcomes["ok"] > 10, outcomes
+    active = Booking.objects.filter(resource=window, status="confirmed", starts_at=starts_at)
+    assert active.count() > 10
+    for service in both:
+        assert active.filter(service=service).count() <= 10
