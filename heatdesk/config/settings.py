@@ -211,6 +211,7 @@ PRIVACY_POLICY_VERSION = env_str("PRIVACY_POLICY_VERSION", "2026-11")
 # Binding houses.
 MAX_HOUSES_PER_RESIDENT = env_int("MAX_HOUSES_PER_RESIDENT", 10)
 BIND_FAILURES_PER_HOUR = env_int("BIND_FAILURES_PER_HOUR", 5)
+BIND_HOUSE_FAILURES_PER_HOUR = env_int("BIND_HOUSE_FAILURES_PER_HOUR", 30)
 
 # Public base URL, used in links sent by SMS and printed by `make run`.
 PUBLIC_BASE_URL = env_str("PUBLIC_BASE_URL", "http://127.0.0.1:8000")
