@@ -11,6 +11,7 @@ urlpatterns = [
     path("readyz", core_views.readyz, name="readyz"),
     path("privacy/", core_views.privacy_policy, name="privacy-policy"),
     path("api/v1/", api.urls),
+    path("payments/", include("heatdesk.payments.urls")),
     path("admin/", admin.site.urls),
     path("console/", include("heatdesk.console.urls")),
     path("m/", include("heatdesk.resident.urls")),

@@ -1,0 +1,161 @@
+"""Settlement: a payment the provider (or the counter) confirmed becomes PAID and lands on the
+billing ledger, in one transaction, exactly once.
+
+The order row is locked first, then each house (by the ledger, in primary-key order), so
+concurrent settlers of one order queue on the order and the second finds it PAID. The ledger
+itself is idempotent on (source, source_id) as a second guard. Channel-agnostic: online
+notifies, queries, reconciliation and counter payments all come through `order_settle`.
+"""
+
+import datetime as dt
+from collections import defaultdict
+
+from django.conf import settings
+from django.db import transaction
+
+from heatdesk.accounts.models import User
+from heatdesk.billing.models import Bill
+from heatdesk.billing.services.ledger import ledger_post_payment
+from heatdesk.core import clock
+from heatdesk.estates.models import House
+from heatdesk.payments.models import PaymentAlert, PaymentOrder, PaymentOrderItem
+from heatdesk.payments.services.alerts import alert_raise
+from heatdesk.payments.services.common import Status
+
+SETTLE_FROM = frozenset(
+    {Status.CREATED, Status.PENDING, Status.UNKNOWN, Status.CLOSED, Status.FAILED}
+)
+LATE_FROM = frozenset({Status.CLOSED, Status.FAILED})
+DOUBLE_PAYMENT_REFUND_REASON = "重复缴费自动退款"
+
+
+def ledger_source_id(order: PaymentOrder, *, index: int, houses: int) -> str:
+    """The ledger's idempotency key for one house's share of the order."""
+    return order.out_trade_no if houses == 1 else f"{order.out_trade_no}-{index + 1}"
+
+
+def _post_to_ledger(*, order: PaymentOrder, paid_at: dt.datetime, by: User | None) -> int:
+    """Post each house's share with the order's bills as explicit allocations; returns the
+    money no open bill took (a bill paid meanwhile by someone else): the excess."""
+    items = list(PaymentOrderItem.objects.filter(order=order).order_by("house_id", "id"))
+    per_house: dict[int, list[PaymentOrderItem]] = defaultdict(list)
+    for item in items:
+        per_house[item.house_id].append(item)
+    bills = {b.pk: b for b in Bill.objects.filter(pk__in=[i.bill_id for i in items if i.bill_id])}
+    houses = {h.pk: h for h in House.objects.filter(pk__in=per_house)}
+    excess = 0
+    for index, house_id in enumerate(sorted(per_house)):
+        share = per_house[house_id]
+        amount = sum(item.amount_fen for item in share)
+        posting = ledger_post_payment(
+            house=houses[house_id],
+            amount_fen=amount,
+            source=order.provider,
+            source_id=ledger_source_id(order, index=index, houses=len(per_house)),
+            allocations=[(bills[i.bill_id], i.amount_fen) for i in share if i.bill_id],
+            paid_at=paid_at,
+            by=by,
+        )
+        excess += amount - sum(a.amount_fen for a in posting.allocations)
+    return max(excess, 0)
+
+
+def _refund_excess_on_commit(order: PaymentOrder, excess: int) -> None:
+    def refund() -> None:
+        from heatdesk.payments.services.refunds import refund_create_automatic
+
+        refund_create_automatic(
+            order=PaymentOrder.objects.get(pk=order.pk),
+            amount_fen=excess,
+            reason=DOUBLE_PAYMENT_REFUND_REASON,
+        )
+
+    transaction.on_commit(refund)
+
+
+def order_settle(
+    *,
+    order: PaymentOrder,
+    transaction_id: str,
+    paid_fen: int,
+    paid_at: dt.datetime | None = None,
+    by: User | None = None,
+) -> PaymentOrder:
+    """Mark the order PAID by `transaction_id` and post the money to the billing ledger.
+
+    Idempotent: settling a PAID order again with the same transaction changes nothing. A paid
+    amount other than the order's raises an alert and credits nothing. A payment of an order we
+    had closed or failed is still taken (provider truth wins) with a LATE_PAYMENT alert. Money
+    that found no open bill (the bill was paid twice) is `excess_fen`: account credit, or with
+    PAYMENTS_DOUBLE_PAYMENT = "refund" an automatic refund requested after commit.
+    """
+    paid_at = paid_at or clock.now()
+    with transaction.atomic():
+        row = PaymentOrder.objects.select_for_update().get(pk=order.pk)
+        if row.status == Status.PAID:
+            if transaction_id and row.transaction_id and transaction_id != row.transaction_id:
+                alert_raise(
+                    kind=PaymentAlert.Kind.DOUBLE_PAYMENT,
+                    message=f"同一订单收到另一笔支付 {transaction_id}，需人工核对。",
+                    provider=row.provider,
+                    out_trade_no=row.out_trade_no,
+                    detail={"transaction_id": transaction_id, "paid_fen": paid_fen},
+                )
+            return row
+        if row.status not in SETTLE_FROM:
+            alert_raise(
+                kind=PaymentAlert.Kind.LATE_PAYMENT,
+                message=f"订单状态为“{row.get_status_display()}”时收到支付，未入账。",
+                provider=row.provider,
+                out_trade_no=row.out_trade_no,
+                detail={"transaction_id": transaction_id, "paid_fen": paid_fen},
+            )
+            return row
+        if paid_fen != row.amount_fen:
+            alert_raise(
+                kind=PaymentAlert.Kind.RECONCILIATION,
+                message=f"实付 {paid_fen} 分与订单金额 {row.amount_fen} 分不符，未入账。",
+                provider=row.provider,
+                out_trade_no=row.out_trade_no,
+                detail={"transaction_id": transaction_id, "paid_fen": paid_fen},
+            )
+            PaymentOrder.objects.filter(pk=row.pk).update(needs_attention=True)
+            return row
+        was = row.status
+        moved = PaymentOrder.objects.filter(pk=row.pk, status=was).update(
+            status=Status.PAID,
+            transaction_id=transaction_id,
+            paid_fen=paid_fen,
+            paid_at=paid_at,
+            next_check_at=None,
+            updated_at=clock.now(),
+        )
+        if not moved:
+            # Unreachable while we hold the row lock; kept as the compare-and-set's guard.
+            raise RuntimeError(f"order {row.out_trade_no} moved under its lock")
+        if was in LATE_FROM:
+            alert_raise(
+                kind=PaymentAlert.Kind.LATE_PAYMENT,
+                message=f"订单在“{row.get_status_display()}”后仍到账，已按实际支付入账。",
+                provider=row.provider,
+                out_trade_no=row.out_trade_no,
+                detail={"transaction_id": transaction_id, "previous_status": was},
+            )
+        excess = _post_to_ledger(order=row, paid_at=paid_at, by=by)
+        if excess:
+            PaymentOrder.objects.filter(pk=row.pk).update(excess_fen=excess)
+            policy = settings.PAYMENTS_DOUBLE_PAYMENT
+            alert_raise(
+                kind=PaymentAlert.Kind.DOUBLE_PAYMENT,
+                message=(
+                    f"订单所缴账单已被其他付款结清，多出 {excess} 分"
+                    + ("将自动退款。" if policy == "refund" else "已转入账户余额。")
+                ),
+                provider=row.provider,
+                out_trade_no=row.out_trade_no,
+                detail={"excess_fen": excess, "policy": policy},
+            )
+            if policy == "refund":
+                _refund_excess_on_commit(row, excess)
+        row.refresh_from_db()
+    return row
