@@ -22,6 +22,7 @@ ERRORS = {
     404: ErrorOut,
     409: ErrorOut,
     422: ErrorOut,
+    503: ErrorOut,  # busy_try_again: other writers held the database for too long
 }
 VIA_LINK = "短信链接"
 

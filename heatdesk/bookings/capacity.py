@@ -9,16 +9,26 @@ CheckConstraint backs both, so even a bug cannot overfill a slot.
 """
 
 import datetime as dt
+import functools
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import ParamSpec, TypeVar
 
-from django.db import IntegrityError, OperationalError
+from django.db import IntegrityError, OperationalError, connection
 from django.db.models import F
 
 from heatdesk.bookings.models import ACTIVE_STATUSES, Booking, HouseQuota, Resource, Service, Slot
 from heatdesk.bookings.rules import peak_overlap
 from heatdesk.bookings.selectors import active_q, slot_capacity
-from heatdesk.core.errors import Conflict
+from heatdesk.core.errors import ApplicationError, Conflict
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+# How long a booking write waits for a row lock on PostgreSQL before it gives up and answers
+# "busy" (SQLite's wait is the connection's `timeout` in settings).
+LOCK_TIMEOUT_MS = 5000
 
 # Test hooks. RACE_GUARD=False turns the counter guard off (a control test shows the race then);
 # RACE_WINDOW_SECONDS widens the gap between the availability check and the take. Production
@@ -42,6 +52,49 @@ class HouseLimitReached(Conflict):
 
     def __init__(self) -> None:
         super().__init__("该房屋此项服务的有效预约已达上限，请先完成或取消已有预约。")
+
+
+class Busy(ApplicationError):
+    """The database stayed locked by other writers for longer than a request may wait."""
+
+    code = "busy_try_again"
+    status = 503
+
+    def __init__(self) -> None:
+        super().__init__("预约人数较多，系统繁忙，请稍后重试。")
+
+
+def is_lock_timeout(exc: OperationalError) -> bool:
+    """SQLite's busy timeout ran out, or PostgreSQL's lock_timeout did (lock_not_available)."""
+    code = getattr(getattr(exc, "__cause__", None), "sqlstate", None)
+    if code == "55P03":
+        return True
+    text = str(exc)
+    return "database is locked" in text or "database table is locked" in text
+
+
+def busy_answers(func: Callable[P, R]) -> Callable[P, R]:
+    """A write use case whose lock wait runs out answers `busy_try_again` (503), not a 5xx.
+
+    Nothing was written: the transaction that waited is rolled back as a whole."""
+
+    @functools.wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return func(*args, **kwargs)
+        except OperationalError as exc:
+            if is_lock_timeout(exc):
+                raise Busy() from exc
+            raise
+
+    return wrapper
+
+
+def bound_lock_wait() -> None:
+    """On PostgreSQL, wait at most LOCK_TIMEOUT_MS for row locks in the current transaction."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(f"SET LOCAL lock_timeout = {int(LOCK_TIMEOUT_MS)}")
 
 
 def race_window() -> None:

@@ -190,6 +190,7 @@ def _integrity_to_error(exc: IntegrityError) -> ApplicationError:
     raise exc
 
 
+@capacity.busy_answers
 def booking_create(
     *,
     service: Service,
@@ -273,6 +274,7 @@ def booking_create(
 
     def attempt() -> Booking:
         with transaction.atomic():
+            capacity.bound_lock_wait()
             last_error: ApplicationError = SlotTaken()
             for resource in candidates:
                 try:
@@ -318,6 +320,7 @@ def _fresh(booking: Booking, *, lock: bool = False) -> Booking:
     return rows.get(pk=booking.pk)
 
 
+@capacity.busy_answers
 def booking_confirm_hold(
     *, booking: Booking, actor: User, now: dt.datetime | None = None
 ) -> Booking:
@@ -359,6 +362,7 @@ def booking_confirm_hold(
     raise Conflict("预约状态刚刚发生变化，请刷新后重试。", code="booking_changed")
 
 
+@capacity.busy_answers
 def booking_cancel(
     *,
     booking: Booking,
@@ -415,6 +419,7 @@ def booking_cancel(
     raise Conflict("预约状态刚刚发生变化，请刷新后重试。", code="booking_changed")
 
 
+@capacity.busy_answers
 def booking_reschedule(
     *,
     booking: Booking,
@@ -497,6 +502,7 @@ def booking_reschedule(
 
     def attempt() -> Booking:
         with transaction.atomic():
+            capacity.bound_lock_wait()
             current = _fresh(fresh, lock=True)
             if current.version != fresh.version or current.status != fresh.status:
                 raise Conflict("预约状态刚刚发生变化，请刷新后重试。", code="booking_changed")
@@ -528,6 +534,7 @@ def booking_reschedule(
     return _retrying(attempt)
 
 
+@capacity.busy_answers
 def booking_approve(*, booking: Booking, actor: User, now: dt.datetime | None = None) -> Booking:
     """Staff approval: pending → confirmed."""
     now = now or clock.now()
@@ -552,6 +559,7 @@ def booking_approve(*, booking: Booking, actor: User, now: dt.datetime | None = 
         return fresh
 
 
+@capacity.busy_answers
 def booking_assign(*, booking: Booking, technician: User, actor: User) -> Booking:
     """Assign a team member to a visit. A technician is never in two places at once: the
     overlap check runs inside the transaction (SQLite's guard) and PostgreSQL's exclusion
@@ -598,6 +606,7 @@ def booking_assign(*, booking: Booking, technician: User, actor: User) -> Bookin
     return _fresh(fresh)
 
 
+@capacity.busy_answers
 def booking_record_outcome(
     *, booking: Booking, outcome: str, notes: str, actor: User, now: dt.datetime | None = None
 ) -> Booking:
