@@ -39,18 +39,25 @@ class Bill(models.Model):
         Status.VOID: frozenset(),
     }
 
-    public_id = models.CharField(
-        max_length=24, unique=True, default=_bill_public_id, editable=False
-    )
+    # Unique by a constraint (see Meta), not `unique=True`, which on PostgreSQL also builds a
+    # second, pattern-matching index that no query uses and every billing run must maintain.
+    public_id = models.CharField(max_length=24, default=_bill_public_id, editable=False)
     house = models.ForeignKey(House, on_delete=models.PROTECT, related_name="bills")
     # Indexes a billing run must maintain for every bill are kept to the ones reads use:
     # (season, status) serves the season's lookups, nothing looks bills up by tariff or by
-    # who issued or voided them.
+    # who issued or voided them. Nor does the database re-check, row by row at every commit,
+    # that the season, tariff, run and users exist: those rows are never deleted (PROTECT
+    # still refuses it through Django) and a run writes ids it has just read. The house keeps
+    # its foreign key: that is the reference money hangs on.
     season = models.ForeignKey(
-        HeatingSeason, on_delete=models.PROTECT, related_name="bills", db_index=False
+        HeatingSeason,
+        on_delete=models.PROTECT,
+        related_name="bills",
+        db_index=False,
+        db_constraint=False,
     )
     tariff = models.ForeignKey(
-        Tariff, on_delete=models.PROTECT, related_name="bills", db_index=False
+        Tariff, on_delete=models.PROTECT, related_name="bills", db_index=False, db_constraint=False
     )
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.DRAFT)
 
@@ -78,6 +85,7 @@ class Bill(models.Model):
         on_delete=models.PROTECT,
         related_name="bills",
         db_index=False,
+        db_constraint=False,
         verbose_name="开账批次",
     )
 
@@ -90,6 +98,7 @@ class Bill(models.Model):
         on_delete=models.PROTECT,
         related_name="+",
         db_index=False,
+        db_constraint=False,
     )
     voided_at = models.DateTimeField(null=True, blank=True)
     voided_by = models.ForeignKey(
@@ -99,6 +108,7 @@ class Bill(models.Model):
         on_delete=models.PROTECT,
         related_name="+",
         db_index=False,
+        db_constraint=False,
     )
     void_reason = models.CharField(max_length=200, blank=True)
 
@@ -112,6 +122,7 @@ class Bill(models.Model):
         verbose_name = "账单"
         verbose_name_plural = "账单"
         constraints = [
+            models.UniqueConstraint(fields=["public_id"], name="bill_public_id_unique"),
             # One live bill per house per season; a voided bill steps aside for its reissue.
             models.UniqueConstraint(
                 fields=["house", "season"],
@@ -183,6 +194,7 @@ class BillLine(models.Model):
         on_delete=models.PROTECT,
         related_name="+",
         db_index=False,
+        db_constraint=False,
     )
     created_at = models.DateTimeField(auto_now_add=True)
 

@@ -76,6 +76,7 @@ class LedgerEntry(AppendOnly):
         on_delete=models.PROTECT,
         related_name="+",
         db_index=False,
+        db_constraint=False,  # as on bills: users are never deleted
     )
     # A refund or void that takes (part of) a payment back points at the payment it reverses,
     # so what each payment has left is the payment less its reversals.

@@ -10,7 +10,7 @@ from django.db import IntegrityError, transaction
 from heatdesk.audit.models import AuditEntry
 from heatdesk.billing import selectors, services
 from heatdesk.billing.models import Bill, BillLine, Tariff
-from heatdesk.billing.tests.factories import lines_of, make_season, make_tariff
+from heatdesk.billing.tests.factories import dates_of, lines_of, make_season, make_tariff
 from heatdesk.core.clock import SHANGHAI
 from heatdesk.core.errors import ApplicationError, Conflict, NotFound, ValidationFailed
 from heatdesk.testing import make_house
@@ -119,6 +119,28 @@ def test_the_database_allows_one_live_bill_per_house_and_season(season, tariff, 
     with pytest.raises(IntegrityError), transaction.atomic():
         Bill.objects.create(**duplicate, **snapshot)
     assert Bill.objects.count() == 1
+
+
+def test_the_database_refuses_a_second_bill_with_the_same_public_id(
+    season, tariff, house_a, house_b, finance
+):
+    # given: a bill, and another house's bill for another season with the first one's id
+    bill = services.bill_issue(house=house_a, season=season, issued_by=finance)
+    other_season = make_season(**dates_of(2027))
+    copy = {
+        field: getattr(bill, field)
+        for field in ("tariff", "area", "area_basis", "area_price", "pricing", "public_id")
+    }
+    snapshot = {
+        "usage_type": "residential",
+        "user_type": "normal",
+        "heating_status": "heating",
+        "tariff_version": 1,
+    }
+    # when / then
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Bill.objects.create(house=house_b, season=other_season, **copy, **snapshot)
+    assert list(Bill.objects.values_list("public_id", flat=True)) == [bill.public_id]
 
 
 def test_bill_calculate_writes_nothing(season, tariff, house_a):
