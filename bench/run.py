@@ -160,7 +160,7 @@ def measure_http(
         url=ctx.base_url + (load.path if "{" not in load.path else "/"),
         script=load.script,
         script_args=load.script_args(ctx),
-        connections=args.connections,
+        connections=load.connections or args.connections,
     )
 
     def once() -> Measured:
@@ -271,6 +271,10 @@ def main(argv: list[str] | None = None) -> None:
         pg.recreate_database(pgbench_db)
         pg.pgbench_init(pgbench, pgbench_db, scale=PGBENCH_SCALE)
         ctx = Context(base_url=config.base_url, workdir=workdir, read_rows=args.rows)
+        for load in selected:
+            if load.data_module:
+                prepared = django(env, load.data_module, "prepare", "--workdir", str(workdir))
+                print(f"   {load.name}: {tagged_line(prepared, 'PREPARED')}")
         queries = {
             s.name: check_queries(s, env, ctx, profile=args.profile)
             for s in selected
@@ -280,6 +284,7 @@ def main(argv: list[str] | None = None) -> None:
         print(f"== waiting for a quiet machine, then starting {config.describe()}")
         _wait_idle(max_seconds=60)
         measured: list[Measured] = []
+        unverified: list[str] = []
         with running(
             config, env=env, log_path=workdir / "server.log", probe="/bench/hello"
         ) as server:
@@ -295,6 +300,14 @@ def main(argv: list[str] | None = None) -> None:
                 m = measure_http(load, ctx=ctx, server=server, target=target, wrk=wrk, args=args)
                 m.queries = queries.get(load.name)
                 measured.append(m)
+                if load.data_module:
+                    verified = tagged_line(
+                        django(env, load.data_module, "verify", "--workdir", str(workdir)),
+                        "VERIFY",
+                    )
+                    print(f"   verify: {verified}")
+                    if not verified.startswith("ok"):
+                        unverified.append(load.name)
         server = None
     except BaseException:
         if server is not None:
@@ -329,6 +342,8 @@ def main(argv: list[str] | None = None) -> None:
     failed = [m.name for m in measured if m.errors]
     if failed:
         print(f"WARNING: errors in {', '.join(failed)}: those figures do not measure success")
+    if unverified:
+        print(f"WARNING: the data check failed after {', '.join(unverified)} (see 'verify:' above)")
     print(f"results: {report.write(measured, meta)}")
 
 

@@ -42,6 +42,12 @@ class HttpLoad:
     target: float | None = None  # the issue's target for value / ceiling
     # Most SQL queries one request may issue (checked in-process before the load), or None.
     max_queries: int | None = None
+    # Concurrent connections for this scenario (None: the run's --connections).
+    connections: int | None = None
+    # A module run in the bench environment as `python -m MODULE prepare --workdir DIR` after
+    # the seed (before the server starts) and `python -m MODULE verify --workdir DIR` after the
+    # load; verify prints a `VERIFY ok …` or `VERIFY FAIL …` line (e.g. no slot over capacity).
+    data_module: str | None = None
 
 
 SCENARIOS: dict[str, HttpLoad] = {}
