@@ -113,8 +113,13 @@ def sms_code_verify(*, phone: str, purpose: str, code: str) -> str:
     if not CODE_RE.match(code or ""):
         raise ValidationFailed("验证码为6位数字。", fields={"code": ["验证码为6位数字。"]})
     # Every try is counted before the code is compared, so concurrent guesses cannot all pass
-    # the lock check above and then guess; a right code is taken back below.
-    failures = ratelimit.fixed_window(f"sms-fail:{digest}", seconds=settings.SMS_CODE_LOCK_SECONDS)
+    # the lock check above and then guess; a right code is taken back below. The count runs
+    # from the first wrong try until SMS_CODE_LOCK_SECONDS pass without one, so no stretch of
+    # that length allows more than SMS_CODE_MAX_ATTEMPTS wrong codes (a fixed window would
+    # allow twice as many across its boundary).
+    failures = ratelimit.rolling_window(
+        f"sms-fail:{digest}", seconds=settings.SMS_CODE_LOCK_SECONDS
+    )
     tries = ratelimit.hit(failures)
     if tries > settings.SMS_CODE_MAX_ATTEMPTS:
         raise RateLimited(

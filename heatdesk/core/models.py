@@ -2,7 +2,7 @@ from django.db import models
 
 
 class RateCounter(models.Model):
-    """One fixed-window counter or cooldown for rate limits (see heatdesk.core.ratelimit)."""
+    """One rate counter (fixed or rolling window) or cooldown (see heatdesk.core.ratelimit)."""
 
     key = models.CharField(max_length=200, unique=True)
     count = models.PositiveIntegerField(default=0)

@@ -32,6 +32,17 @@ def fixed_window(name: str, *, seconds: int) -> Window:
     return Window(key=f"{name}:{seconds}:{bucket}", expires_at=expires)
 
 
+def rolling_window(name: str, *, seconds: int) -> Window:
+    """A counter for `name` that each hit keeps alive for `seconds` more: it starts at the first
+    event and is reset only after `seconds` without one. So no `seconds`-long stretch can hold
+    more events than the limit, wherever it falls (a fixed window allows twice the limit across
+    its boundary)."""
+    return Window(
+        key=f"{name}:rolling:{seconds}",
+        expires_at=clock.now() + dt.timedelta(seconds=seconds),
+    )
+
+
 def local_day_window(name: str) -> Window:
     """Today's window in Asia/Shanghai (for 'at most N a day')."""
     today = clock.local_today()
@@ -73,12 +84,16 @@ def seconds_until(moment: dt.datetime) -> int:
 
 class _DatabaseBackend:
     def hit(self, window: Window) -> int:
+        # A counter whose time is up starts again at 1; the expiry moves to the window's (the
+        # same for a fixed window, later for a rolling one).
         table = "core_ratecounter"
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.execute(
                 f"INSERT INTO {table} (key, count, expires_at) VALUES (%s, 1, %s) "  # noqa: S608
-                f"ON CONFLICT (key) DO UPDATE SET count = {table}.count + 1 RETURNING count",
-                [window.key, _db_time(window.expires_at)],
+                f"ON CONFLICT (key) DO UPDATE SET count = CASE WHEN {table}.expires_at <= %s "
+                f"THEN 1 ELSE {table}.count + 1 END, expires_at = excluded.expires_at "
+                "RETURNING count",
+                [window.key, _db_time(window.expires_at), _db_time(clock.now())],
             )
             row = cursor.fetchone()
         return int(row[0])
@@ -86,13 +101,19 @@ class _DatabaseBackend:
     def peek(self, window: Window) -> int:
         from heatdesk.core.models import RateCounter
 
-        found = RateCounter.objects.filter(key=window.key).values_list("count", flat=True).first()
+        found = (
+            RateCounter.objects.filter(key=window.key, expires_at__gt=clock.now())
+            .values_list("count", flat=True)
+            .first()
+        )
         return int(found or 0)
 
     def release(self, window: Window) -> None:
         from heatdesk.core.models import RateCounter
 
-        RateCounter.objects.filter(key=window.key, count__gt=0).update(count=F("count") - 1)
+        RateCounter.objects.filter(key=window.key, count__gt=0, expires_at__gt=clock.now()).update(
+            count=F("count") - 1
+        )
 
     def cooldown_start(self, name: str, seconds: int) -> int:
         now = clock.now()

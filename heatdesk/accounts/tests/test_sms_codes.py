@@ -177,6 +177,63 @@ def test_five_wrong_codes_lock_the_phone_even_for_the_right_code(clock, settings
     assert User.objects.count() == 1
 
 
+def test_wrong_codes_across_a_quarter_hour_boundary_still_lock(clock, settings):
+    # given a code requested a minute before 10:15, and four wrong tries two seconds before it
+    clock.move_to(START + dt.timedelta(minutes=14))
+    request_code()
+    code = latest_code(PHONE)
+    clock.move_to(START + dt.timedelta(minutes=14, seconds=58))
+    for _ in range(4):
+        assert_refused(login(PHONE, wrong(code)), 400, "sms_code_invalid")
+    # when the fifth wrong try comes four seconds later, in the next quarter hour
+    clock.shift(dt.timedelta(seconds=4))
+    response = login(PHONE, wrong(code))
+    # then the phone is locked (a fixed 15-minute window would have allowed five more tries)
+    assert_refused(response, 429, "sms_locked")
+    assert response["Retry-After"] == str(settings.SMS_CODE_LOCK_SECONDS)
+    assert_refused(login(PHONE, code), 429, "sms_locked")
+    assert SmsCode.objects.get().consumed_at is not None
+    assert not User.objects.exists()
+    assert not ApiToken.objects.exists()
+
+
+def test_wrong_tries_count_while_each_comes_within_the_lock_time_of_the_last(clock, settings):
+    # given wrong tries ten minutes apart: 40 minutes from the first to the fifth
+    request_code()
+    code = latest_code(PHONE)
+    for _ in range(4):
+        assert_refused(login(PHONE, wrong(code)), 400, "sms_code_invalid")
+        clock.shift(dt.timedelta(minutes=10))
+    # then the fifth still locks: the count runs until a quiet spell of SMS_CODE_LOCK_SECONDS
+    assert_refused(login(PHONE, wrong(code)), 429, "sms_locked")
+    request_code()
+    assert_refused(login(PHONE, latest_code(PHONE)), 429, "sms_locked")
+    assert not User.objects.exists()
+
+
+def test_after_a_quiet_spell_the_wrong_tries_count_from_zero_again(clock, settings):
+    # given four wrong tries
+    request_code()
+    code = latest_code(PHONE)
+    for _ in range(4):
+        assert_refused(login(PHONE, wrong(code)), 400, "sms_code_invalid")
+    # when nothing is tried for one second under the lock time: the count still holds
+    clock.shift(dt.timedelta(seconds=settings.SMS_CODE_LOCK_SECONDS - 1))
+    request_code()
+    code = latest_code(PHONE)
+    assert_refused(login(PHONE, wrong(code)), 429, "sms_locked")
+    # and after the lock, and a full quiet spell since the last wrong try
+    clock.shift(dt.timedelta(seconds=settings.SMS_CODE_LOCK_SECONDS + 1))
+    request_code()
+    code = latest_code(PHONE)
+    # then four wrong tries are refused as wrong, not locked, and the right code logs in
+    for _ in range(4):
+        assert_refused(login(PHONE, wrong(code)), 400, "sms_code_invalid")
+    assert login(PHONE, code).status_code == 200
+    assert User.objects.count() == 1
+    assert ApiToken.objects.count() == 1
+
+
 def test_wrong_codes_for_one_phone_do_not_lock_another(clock):
     request_code()
     request_code(OTHER)

@@ -102,6 +102,29 @@ def test_a_new_window_starts_from_zero(backend, tag):
         assert ratelimit.hit(second) == 1
 
 
+def test_a_rolling_window_lives_while_hits_keep_coming_and_resets_after_a_quiet_spell(backend, tag):
+    # given a one-second rolling window hit three times, each less than a second apart
+    name = f"{tag}:roll"
+    assert ratelimit.hit(ratelimit.rolling_window(name, seconds=1)) == 1
+    backend.advance(0.8)
+    assert ratelimit.hit(ratelimit.rolling_window(name, seconds=1)) == 2
+    backend.advance(0.8)
+    # then the count goes on past the first hit's second (a fixed window would have reset)
+    window = ratelimit.rolling_window(name, seconds=1)
+    assert ratelimit.hit(window) == 3
+    assert ratelimit.peek(window) == 3
+    # and a release takes one back from the live counter
+    ratelimit.release(window)
+    assert ratelimit.peek(window) == 2
+    # when no hit comes for longer than the window
+    backend.advance(2.2)
+    window = ratelimit.rolling_window(name, seconds=1)
+    # then it reads zero, a release changes nothing, and the next hit starts again at 1
+    assert ratelimit.peek(window) == 0
+    ratelimit.release(window)
+    assert ratelimit.hit(window) == 1
+
+
 def test_cooldown_refuses_a_second_start_until_it_ends(backend, tag):
     # when a one-second cooldown starts
     assert ratelimit.cooldown_remaining(f"{tag}:c") == 0
