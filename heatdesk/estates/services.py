@@ -1,6 +1,7 @@
 """Binding residents to houses."""
 
 import hmac
+import logging
 import re
 
 from django.conf import settings
@@ -17,6 +18,8 @@ from heatdesk.core.errors import (
     ValidationFailed,
 )
 from heatdesk.estates.models import House, HouseBinding
+
+security_log = logging.getLogger("heatdesk.security")
 
 MISMATCH = "户号与户主信息不匹配，请核对后重试。"
 
@@ -38,11 +41,30 @@ def owner_check_passes(*, house: House, owner_name: str = "", phone_last4: str =
     return False
 
 
-def _failure_windows(*, user: User, account_no: str) -> list[ratelimit.Window]:
-    return [
-        ratelimit.fixed_window(f"bind-fail:user:{user.pk}", seconds=3600),
-        ratelimit.fixed_window(f"bind-fail:house:{account_no}", seconds=3600),
-    ]
+def _user_failures(user: User) -> ratelimit.Window:
+    return ratelimit.rolling_window(f"bind-fail:user:{user.pk}", seconds=3600)
+
+
+def _house_failures(account_no: str) -> ratelimit.Window:
+    return ratelimit.rolling_window(f"bind-fail:house:{account_no}", seconds=3600)
+
+
+def _bind_locked(window: ratelimit.Window) -> RateLimited:
+    return RateLimited(
+        "验证失败次数过多，请一小时后再试或联系客服。",
+        code="bind_locked",
+        retry_after=ratelimit.seconds_until(window.expires_at),
+    )
+
+
+def _is_owner_by_phone(*, user: User, house: House | None) -> bool:
+    """The resident signed in with the phone number on file for the house's owner."""
+    return (
+        house is not None
+        and bool(house.owner_phone_hash)
+        and user.has_verified_phone
+        and hmac.compare_digest(house.owner_phone_hash, user.phone_hash or "")
+    )
 
 
 def house_bind(
@@ -56,8 +78,9 @@ def house_bind(
 ) -> HouseBinding:
     """Bind a house to a resident after the owner check. Binding twice returns the first binding.
 
-    Failed checks are limited per resident and per account number (BIND_FAILURES_PER_HOUR), so
-    the last four digits cannot be guessed by trying.
+    Failed checks are limited per resident (BIND_FAILURES_PER_HOUR), so the last four digits
+    cannot be guessed by trying, and per account number from everyone
+    (BIND_HOUSE_FAILURES_PER_HOUR, much higher), which raises an alert when reached.
     """
     account_no = (account_no or "").strip()
     fields: dict[str, list[str]] = {}
@@ -74,33 +97,49 @@ def house_bind(
 
     # Every attempt is counted before the check, so concurrent attempts cannot all pass a
     # "below the limit" test and then guess; an attempt that passes is taken back below.
-    windows = _failure_windows(user=user, account_no=account_no)
-    limit = settings.BIND_FAILURES_PER_HOUR
-    counts = [ratelimit.hit(window) for window in windows]
-    full = [window for window, count in zip(windows, counts, strict=True) if count > limit]
-    if full:
-        for window in windows:
-            ratelimit.release(window)  # refused unchecked: not a failure
-        raise RateLimited(
-            "验证失败次数过多，请一小时后再试或联系客服。",
-            code="bind_locked",
-            retry_after=ratelimit.seconds_until(full[0].expires_at),
-        )
+    user_window = _user_failures(user)
+    if ratelimit.hit(user_window) > settings.BIND_FAILURES_PER_HOUR:
+        ratelimit.release(user_window)  # refused unchecked: not a failure
+        raise _bind_locked(user_window)
+    counted = [user_window]
 
     house = (
         House.objects.select_related("unit__building__community")
         .filter(account_no=account_no)
         .first()
     )
+    # The per-house cap stops guessing spread over many accounts. It is far above the
+    # per-resident limit, and the owner signing in with the phone on file is never held by it,
+    # so failing on purpose cannot lock the owners out.
+    if not _is_owner_by_phone(user=user, house=house):
+        house_window = _house_failures(account_no)
+        if ratelimit.hit(house_window) > settings.BIND_HOUSE_FAILURES_PER_HOUR:
+            ratelimit.release(house_window)
+            ratelimit.release(user_window)
+            _alert_house_locked(account_no)
+            raise _bind_locked(house_window)
+        counted.append(house_window)
+
     if house is None or not owner_check_passes(
         house=house, owner_name=owner_name, phone_last4=phone_last4
     ):
         raise ApplicationError(
             MISMATCH, code="owner_check_failed", fields={"owner_name": [MISMATCH]}
         )
-    for window in windows:
+    for window in counted:
         ratelimit.release(window)
     return _bind(user=user, house=house, relation=relation, by=None, ip=ip)
+
+
+def _alert_house_locked(account_no: str) -> None:
+    """One warning per hour and house: someone is guessing its owner check from many accounts."""
+    if ratelimit.cooldown_start(f"bind-house-alert:{account_no}", seconds=3600) == 0:
+        security_log.warning(
+            "owner checks for house %s failed %d times within an hour; binding it is paused "
+            "for everyone but its owner's phone",
+            account_no,
+            settings.BIND_HOUSE_FAILURES_PER_HOUR,
+        )
 
 
 def _bind(*, user: User, house: House, relation: str, by: User | None, ip: str) -> HouseBinding:

@@ -6,11 +6,12 @@ import pytest
 import time_machine
 from django.db import transaction
 
+from heatdesk.accounts.services import token_issue
 from heatdesk.audit.models import AuditEntry
 from heatdesk.core.errors import PermissionDenied
 from heatdesk.estates.models import HouseBinding
 from heatdesk.estates.services import house_bind_by_staff
-from heatdesk.testing import ApiClient, make_house
+from heatdesk.testing import ApiClient, make_house, make_resident
 
 START = dt.datetime(2026, 1, 10, 2, 0, tzinfo=dt.UTC)
 
@@ -170,18 +171,80 @@ def test_repeated_failures_lock_binding_even_with_the_right_data(resident_api, h
         assert bind(resident_api, house_a.account_no, owner_name="王秀英").status_code == 201
 
 
-def test_repeated_failures_on_one_account_number_lock_it_for_everyone(
+def test_one_resident_failing_on_purpose_does_not_lock_the_owners_out(
     resident_api, neighbour_api, house_a, settings
 ):
-    # given someone guessing the last four digits of house A's owner
+    # given a neighbour failing house A's owner check until they are locked
     with time_machine.travel(START, tick=False):
         for _ in range(settings.BIND_FAILURES_PER_HOUR):
             assert_owner_check_failed(bind(neighbour_api, house_a.account_no, phone_last4="0000"))
-        # then house A cannot be bound this hour, not even by another resident
-        response = bind(resident_api, house_a.account_no, owner_name="王秀英")
-        assert response.status_code == 429
-        assert response.json()["code"] == "bind_locked"
+        assert bind(neighbour_api, house_a.account_no, owner_name="王秀英").status_code == 429
         assert_nothing_bound()
+        # then another resident with the right owner check still binds house A
+        response = bind(resident_api, house_a.account_no, owner_name="王秀英")
+        assert response.status_code == 201, response.content
+        assert HouseBinding.objects.get().house_id == house_a.pk
+
+
+def test_the_per_house_limit_is_far_above_the_per_resident_limit(settings):
+    from heatdesk.config import settings as defaults
+
+    assert defaults.BIND_HOUSE_FAILURES_PER_HOUR >= 5 * defaults.BIND_FAILURES_PER_HOUR
+
+
+def alerts(caplog) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.name == "heatdesk.security"]
+
+
+def test_guessing_one_house_from_many_accounts_pauses_it_for_all_but_the_owner(
+    house_a, settings, caplog
+):
+    settings.BIND_HOUSE_FAILURES_PER_HOUR = 3 * settings.BIND_FAILURES_PER_HOUR
+    guessers = [ApiClient(token_issue(user=make_resident(f"1370000{i:04d}"))) for i in range(4)]
+    with time_machine.travel(START, tick=False), caplog.at_level("WARNING", "heatdesk.security"):
+        # given three accounts using up their tries on house A: the house cap is reached
+        for api in guessers[:3]:
+            for _ in range(settings.BIND_FAILURES_PER_HOUR):
+                assert_owner_check_failed(bind(api, house_a.account_no, phone_last4="0000"))
+        assert alerts(caplog) == []
+        # when a fourth account comes, even with the right owner name, it is refused
+        for _ in range(2):
+            response = bind(guessers[3], house_a.account_no, owner_name="王秀英")
+            assert response.status_code == 429, response.content
+            assert response.json()["code"] == "bind_locked"
+            assert response["Retry-After"] == "3600"
+        assert_nothing_bound()
+        # and one warning names the house
+        assert len(alerts(caplog)) == 1
+        assert "HT10000001" in alerts(caplog)[0]
+        # and the fourth account's own tries were not used up by the refusals
+        other = make_house(owner_name="赵六")
+        assert bind(guessers[3], other.account_no, owner_name="赵六").status_code == 201
+        # but the owner, signed in with the phone on file for house A, still binds it
+        owner = ApiClient(token_issue(user=make_resident("13911112222")))
+        response = bind(owner, house_a.account_no, owner_name="王秀英")
+        assert response.status_code == 201, response.content
+        assert set(HouseBinding.objects.values_list("house__account_no", flat=True)) == {
+            "HT10000001",
+            other.account_no,
+        }
+
+
+def test_failures_across_the_hour_boundary_count_together(resident_api, house_a, settings):
+    # given failures two seconds before 11:00 and two seconds after it
+    with time_machine.travel(START + dt.timedelta(minutes=59, seconds=58), tick=False) as clock:
+        for _ in range(3):
+            assert_owner_check_failed(bind(resident_api, house_a.account_no, owner_name="错"))
+        clock.shift(dt.timedelta(seconds=4))
+        for _ in range(settings.BIND_FAILURES_PER_HOUR - 3):
+            assert_owner_check_failed(bind(resident_api, house_a.account_no, owner_name="错"))
+        # then the next try is locked (a fixed hourly window would have started afresh)
+        response = bind(resident_api, house_a.account_no, owner_name="王秀英")
+        assert response.status_code == 429, response.content
+        assert_nothing_bound()
+        # and an hour without failures unlocks it
+        clock.shift(dt.timedelta(hours=1))
+        assert bind(resident_api, house_a.account_no, owner_name="王秀英").status_code == 201
 
 
 def test_a_resident_binds_at_most_the_maximum_number_of_houses(resident_api, settings):
