@@ -5,11 +5,13 @@ from django.views.generic import RedirectView
 
 from heatdesk.config.api import api
 from heatdesk.core import views as core_views
+from heatdesk.payments.receipt_views import receipt_verify
 
 urlpatterns = [
     path("healthz", core_views.healthz, name="healthz"),
     path("readyz", core_views.readyz, name="readyz"),
     path("privacy/", core_views.privacy_policy, name="privacy-policy"),
+    path("receipts/verify/<str:receipt_no>/<str:token>", receipt_verify, name="receipt-verify"),
     path("api/v1/", api.urls),
     path("payments/", include("heatdesk.payments.urls")),
     path("admin/", admin.site.urls),
