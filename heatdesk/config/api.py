@@ -9,6 +9,7 @@ from heatdesk.billing.api import router as billing_router
 from heatdesk.bookings.api import router as bookings_router
 from heatdesk.core.api import install_error_handlers
 from heatdesk.estates.api import router as estates_router
+from heatdesk.payments.api import router as payments_router
 from heatdesk.payments.api_staff_refunds import router as refunds_staff_router
 
 api = NinjaAPI(
@@ -28,6 +29,7 @@ api.add_router("", estates_router)
 api.add_router("", bookings_router)
 api.add_router("", billing_router)
 api.add_router("", refunds_staff_router)
+api.add_router("", payments_router)
 
 if settings.SANDBOX:
     from heatdesk.sandbox.api import router as sandbox_router
