@@ -281,3 +281,70 @@ def test_a_counter_refund_is_paid_in_cash_on_approval(bill, house_a, collector, 
     assert "现金" in done.decision_note
     assert money_state(house_a)["refunds"] == [(refund.out_refund_no, 1000)]
     assert fresh(bill).status == Bill.Status.PARTIALLY_PAID
+
+
+# --- Lost answers -------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def answer_lost(live_server):
+    """A hop in front of the simulator that delivers each request and then drops the
+    connection without the answer: the provider acted, the caller cannot know."""
+    import contextlib
+    import http.server
+    import threading
+    import urllib.request
+
+    class Hop(http.server.BaseHTTPRequestHandler):
+        def _forward(self) -> None:
+            length = int(self.headers.get("Content-Length", "0"))
+            body = self.rfile.read(length) if length else None
+            headers = {k: v for k, v in self.headers.items() if k.lower() != "host"}
+            request = urllib.request.Request(  # noqa: S310 - the live test server
+                f"{live_server.url}{self.path}", data=body, method=self.command, headers=headers
+            )
+            with contextlib.suppress(urllib.error.HTTPError):
+                urllib.request.urlopen(request, timeout=10).read()  # noqa: S310
+            self.close_connection = True  # and no answer at all
+
+        do_GET = do_POST = _forward  # noqa: N815
+
+        def log_message(self, format, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Hop)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.daemon = True
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_a_lost_answer_is_unknown_and_the_replay_refunds_once(
+    bill, house_a, agent, finance, receiver, answer_lost, payment_settings, live_server
+):
+    order = paid_order(provider=Provider.WECHATPAY, bill=bill)
+    refund = request(order, 80000, agent)
+    # when the refund call's answer is lost on the way back
+    payment_settings.WECHATPAY_BASE_URL = f"{answer_lost}/sandbox/wechatpay"
+    lost = refunds.refund_approve(refund=refund, by=finance)
+    # then the refund is UNKNOWN (not failed), though the provider has it
+    assert lost.status == S.UNKNOWN
+    assert SandboxPaymentRefund.objects.filter(out_refund_no=refund.out_refund_no).count() == 1
+    assert money_state(house_a)["refunds"] == []
+    request_sent = lost.provider_request
+    # when it is synced once the line is back: the same request is replayed
+    payment_settings.WECHATPAY_BASE_URL = f"{live_server.url}/sandbox/wechatpay"
+    synced = refunds.refund_sync(lost)
+    # then the provider refunded once, and the ledger followed once
+    assert synced.status == S.SUCCEEDED
+    assert synced.provider_request == request_sent
+    assert SandboxPaymentRefund.objects.filter(order__out_trade_no=order.out_trade_no).count() == 1
+    for notify in refund_notifies(receiver, count=1):
+        refunds.refund_apply_notify(notify)
+    assert refunds.refund_sync(synced).status == S.SUCCEEDED
+    state = money_state(house_a)
+    assert state["refunds"] == [(refund.out_refund_no, 80000)]
+    assert state["bills"] == [("partially_paid", BILL - 80000)]
+    assert state["owed"] == 80000
