@@ -91,16 +91,21 @@ def shift_open_of(*, collector: User) -> CounterShift | None:
 
 
 def shift_refunds_fen(*, shift: CounterShift, until: dt.datetime) -> int:
-    """Cash paid back at the counter during the shift: refunds of counter payments that the
-    shift's collector requested and that succeeded between opening and `until` (the model
-    records no pay-out desk, so the requesting collector is taken as the one who paid out)."""
-    total = Refund.objects.filter(
-        order__provider=Provider.COUNTER,
-        status=Refund.Status.SUCCEEDED,
-        requested_by=shift.collector,
-        succeeded_at__gte=shift.opened_at,
-        succeeded_at__lte=until,
-    ).aggregate(total=Sum("amount_fen"))["total"]
+    """Cash paid back at the counter during the shift: refunds of counter payments that
+    succeeded (finance approved them: the cash goes out at once) between opening and `until`
+    and that this collector requested or had taken (automatic refunds have no requester). The
+    model records no pay-out desk, so this is the closest owner it shows."""
+    total = (
+        Refund.objects.filter(
+            Q(requested_by=shift.collector) | Q(order__collector=shift.collector),
+            order__provider=Provider.COUNTER,
+            status=Refund.Status.SUCCEEDED,
+            succeeded_at__gte=shift.opened_at,
+            succeeded_at__lte=until,
+        )
+        .distinct()
+        .aggregate(total=Sum("amount_fen"))["total"]
+    )
     return int(total or 0)
 
 

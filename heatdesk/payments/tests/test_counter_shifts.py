@@ -230,3 +230,23 @@ def test_void_of_a_prepayment_takes_the_credit_back(collector, finance, house_b,
     assert credit(house_b) == 50000
     counter_payment_void(order=order, supervisor=finance, reason="重复录入")
     assert credit(house_b) == 0
+
+
+def test_cash_refunds_paid_out_lower_the_expected_cash(collector, finance, house_b, shift):
+    from heatdesk.payments.services.refunds import refund_approve, refund_request
+
+    # given: a prepayment of 500 元, 200 元 of it refunded in cash during the shift
+    order = take(collector, house_b, "k1", amount_fen=50000)
+    refund = refund_request(order=order, amount_fen=20000, reason="多缴退还", by=collector)
+    refund_approve(refund=refund, by=finance)
+    # a refunded payment can no longer be voided
+    with pytest.raises(Conflict) as refused:
+        counter_payment_void(order=order, supervisor=finance, reason="x")
+    assert refused.value.code == "payment_has_refunds"
+    # then: the drawer should hold the float + 500 − 200
+    with pytest.raises(ValidationFailed):
+        shift_close(shift=shift, counted={"cash": 50000 + 50000}, by=collector)
+    closed = shift_close(shift=shift, counted={"cash": 50000 + 30000}, by=collector)
+    assert closed.expected == {"cash": 80000, "pos": 0, "transfer": 0}
+    assert closed.difference_fen == 0
+    assert credit(house_b) == 30000
