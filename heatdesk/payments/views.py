@@ -13,6 +13,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from heatdesk.core.errors import ApplicationError
 from heatdesk.payments.models import PaymentOrder
 from heatdesk.payments.notify import (
     ALIPAY,
@@ -63,6 +64,11 @@ def _handle(
             out_trade_no=verified.out_trade_no if verified else "",
         )
         return refuse(exc)
+    except ApplicationError as exc:
+        # Genuine but not applicable yet (a refund overtaking its payment): not acknowledged,
+        # so the provider delivers it again later.
+        logger.warning("%s notify not applied yet: %s", provider, exc.code)
+        return refuse(NotifyRejected(exc.message, code=exc.code))
     except Exception:
         # Not the sender's fault: no acknowledgement, so the provider delivers it again.
         logger.exception("%s notify could not be applied", provider)

@@ -72,7 +72,9 @@ def notify_apply(verified: VerifiedNotify) -> ProviderNotify | None:
         if verified.kind != PAYMENT:
             from heatdesk.payments.services.refunds import refund_apply_notify
 
-            refund_apply_notify(notify)
+            # Refused (the order not confirmed paid yet, an unknown refund) → rolled back with
+            # the stored row and not acknowledged, so the provider delivers it again.
+            refund_apply_notify(verified)
             return notify
         outcome = ProviderNotify.Outcome.NO_CHANGE
         if verified.paid:

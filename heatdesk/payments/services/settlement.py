@@ -120,6 +120,7 @@ def order_settle(
                 detail={"transaction_id": transaction_id, "paid_fen": paid_fen},
             )
             PaymentOrder.objects.filter(pk=row.pk).update(needs_attention=True)
+            row.needs_attention = True
             return row
         was = row.status
         moved = PaymentOrder.objects.filter(pk=row.pk, status=was).update(
