@@ -120,3 +120,75 @@ class BindForm(forms.Form):
         """The field the chosen owner check is typed into (where its errors belong)."""
         chosen = self.data.get("method") if self.is_bound else None
         return PHONE_LAST4 if chosen == PHONE_LAST4 else OWNER_NAME
+
+
+class HeatingChangeForm(forms.Form):
+    """报停/复供: which, for which season, from when, and why. The billing service decides
+    whether the house may apply (deadline, arrears, current status)."""
+
+    kind = forms.ChoiceField(
+        label=_("申请类型"),
+        choices=[("stop", _("报停")), ("resume", _("复供"))],
+        widget=forms.RadioSelect,
+        error_messages={
+            "required": _("请选择报停或复供。"),
+            "invalid_choice": _("请选择报停或复供。"),
+        },
+    )
+    season = forms.ChoiceField(
+        label=_("采暖季"),
+        error_messages={"required": _("请选择采暖季。"), "invalid_choice": _("请选择采暖季。")},
+    )
+    requested_from = forms.DateField(
+        label=_("生效日期"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+        error_messages={"invalid": _("请输入正确的日期，例如 2026-11-15。")},
+    )
+    note = forms.CharField(
+        label=_("说明"),
+        required=False,
+        max_length=200,
+        widget=forms.Textarea(attrs={"rows": 3, "placeholder": _("选填，200字以内")}),
+        error_messages={"max_length": _("说明不能超过200字。")},
+    )
+
+    def __init__(self, *args: Any, seasons: list[tuple[str, str]], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = self.fields["season"]
+        if isinstance(field, forms.ChoiceField):
+            field.choices = seasons
+
+
+class SlotForm(forms.Form):
+    """A slot picked from the free ones shown; the booking service re-checks it."""
+
+    starts_at = forms.DateTimeField(
+        input_formats=["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M"],
+        error_messages={"required": _("请选择时段。"), "invalid": _("请选择时段。")},
+    )
+
+
+class BookingConfirmForm(SlotForm):
+    """Confirming a new booking. `key` is minted when the page is shown, so a double tap or a
+    resubmitted page repeats the same request and the service returns the first booking."""
+
+    key = forms.CharField(max_length=100, widget=forms.HiddenInput)
+    house = forms.CharField(max_length=32, required=False, widget=forms.HiddenInput)
+    note = forms.CharField(
+        label=_("备注"),
+        required=False,
+        max_length=500,
+        widget=forms.Textarea(attrs={"rows": 3, "placeholder": _("选填，例如故障情况")}),
+        error_messages={"max_length": _("备注不能超过500字。")},
+    )
+
+
+class CancelForm(forms.Form):
+    reason = forms.CharField(
+        label=_("取消原因"),
+        required=False,
+        max_length=200,
+        widget=forms.TextInput(attrs={"placeholder": _("选填")}),
+        error_messages={"max_length": _("原因不能超过200字。")},
+    )

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from heatdesk.resident.views import auth, houses, pages
+from heatdesk.resident.views import auth, bills, booking_link, bookings, heating, houses, pages
 
 app_name = "resident"
 
@@ -13,4 +13,26 @@ urlpatterns = [
     path("houses/bind/", houses.bind, name="bind"),
     path("houses/<str:house_id>/", houses.detail, name="house"),
     path("houses/<str:house_id>/unbind/", houses.unbind, name="unbind"),
+    path("houses/<str:house_id>/bills/", bills.bill_list, name="bills"),
+    path("houses/<str:house_id>/bills/<str:bill_id>/", bills.bill_detail, name="bill"),
+    path("houses/<str:house_id>/heating/", heating.heating_changes, name="heating"),
+    path("bookings/", bookings.booking_list, name="bookings"),
+    path("bookings/new/", bookings.service_choose, name="booking_new"),
+    path("bookings/new/<slug:service_code>/", bookings.slot_choose, name="booking_slots"),
+    path(
+        "bookings/new/<slug:service_code>/confirm/",
+        bookings.booking_confirm,
+        name="booking_confirm",
+    ),
+    path("bookings/<str:booking_id>/", bookings.booking_detail, name="booking"),
+    path("bookings/<str:booking_id>/cancel/", bookings.booking_cancel, name="booking_cancel"),
+    path(
+        "bookings/<str:booking_id>/reschedule/",
+        bookings.booking_reschedule,
+        name="booking_reschedule",
+    ),
+    # The booking's SMS self-service link (signed token, no login).
+    path("b/<str:token>/", booking_link.link_detail, name="link"),
+    path("b/<str:token>/cancel/", booking_link.link_cancel, name="link_cancel"),
+    path("b/<str:token>/reschedule/", booking_link.link_reschedule, name="link_reschedule"),
 ]

@@ -178,9 +178,17 @@ def test_the_english_catalogue_is_complete_and_compiled():
 
 def test_the_service_messages_pages_translate_still_exist_in_the_services():
     root = Path(settings.BASE_DIR) / "heatdesk"
-    sources = (root / "accounts" / "services.py").read_text(encoding="utf-8") + (
-        root / "estates" / "services.py"
-    ).read_text(encoding="utf-8")
+    modules = [
+        "accounts/services.py",
+        "estates/services.py",
+        "billing/services/heating_changes.py",
+        "bookings/services.py",
+        "bookings/selectors.py",
+        "bookings/capacity.py",
+        "bookings/links.py",
+        "bookings/api_common.py",
+    ]
+    sources = "".join((root / name).read_text(encoding="utf-8") for name in modules)
     catalogue = {msgid for msgid, _, _ in _po_entries(LOCALE_DIR / "django.po")}
     for message in errors.SERVICE_MESSAGES:
         assert message in sources, f"{message!r} is no longer raised: update resident/errors.py"

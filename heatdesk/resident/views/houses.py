@@ -8,6 +8,11 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
 from heatdesk.accounts.models import User
+from heatdesk.billing.selectors import OPEN, bill_due_as_of
+from heatdesk.billing.selectors.account import bills_of_houses
+from heatdesk.bookings import selectors as booking_selectors
+from heatdesk.bookings.models import ACTIVE_STATUSES, Booking
+from heatdesk.core import clock
 from heatdesk.core.errors import ApplicationError, NotFound
 from heatdesk.core.http import client_ip
 from heatdesk.core.masking import mask_name, mask_phone
@@ -44,14 +49,40 @@ def _house_view(binding: HouseBinding) -> dict[str, object]:
     }
 
 
+def _owed_today(bindings: list[HouseBinding]) -> dict[int, int]:
+    """What settles each house's open bills today (late fees as of today included), read for
+    all the houses at once so the home page's queries do not grow with them."""
+    today = clock.local_today()
+    owed = {binding.house_id: 0 for binding in bindings}
+    bills = bills_of_houses(houses=[b.house for b in bindings]).filter(status__in=OPEN)
+    for bill in bills:
+        owed[bill.house_id] += bill_due_as_of(bill=bill, as_of=today).due_fen
+    return owed
+
+
+def _next_booking(user: User) -> Booking | None:
+    """The resident's nearest booking still to come."""
+    return (
+        booking_selectors.bookings_for_resident(resident=user)
+        .filter(status__in=ACTIVE_STATUSES, ends_at__gt=clock.now())
+        .order_by("starts_at", "id")
+        .first()
+    )
+
+
 @require_GET
 @resident_required
 def home(request: HttpRequest, user: User) -> HttpResponse:
-    houses = [_house_view(b) for b in bindings_for_resident(user=user)]
+    bindings = list(bindings_for_resident(user=user))
+    owed = _owed_today(bindings)
+    houses = [{**_house_view(b), "owed_fen": owed[b.house_id]} for b in bindings]
+    upcoming = _next_booking(user)
     context = {
         "houses": houses,
         "phone_masked": mask_phone(user.phone),
         "can_bind": len(houses) < settings.MAX_HOUSES_PER_RESIDENT,
+        "upcoming": upcoming,
+        "upcoming_status": labels.label(labels.BOOKING_STATUS, upcoming.status) if upcoming else "",
     }
     return render(request, "resident/home.html", context)
 
