@@ -26,7 +26,7 @@ def link_token(booking: Booking) -> str:
 
 def link_url(booking: Booking) -> str:
     base = str(settings.PUBLIC_BASE_URL).rstrip("/")
-    return f"{base}/api/v1/bookings/link/{link_token(booking)}"
+    return f"{base}/m/b/{link_token(booking)}/"  # the resident page; the API serves the token too
 
 
 def code_from_token(token: str) -> str:

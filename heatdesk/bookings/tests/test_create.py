@@ -45,7 +45,7 @@ def test_a_resident_books_a_visit_and_gets_a_confirmation_sms(clock, resident_ap
     params = json.loads(sms.params_json)
     assert params["code"] == booking.code
     assert params["time"] == "2026-12-01 14:00"
-    assert "/api/v1/bookings/link/" in params["link"]
+    assert "/m/b/" in params["link"]
 
 
 def test_the_same_idempotency_key_returns_the_same_booking_and_books_once(
