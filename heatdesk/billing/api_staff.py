@@ -19,7 +19,10 @@ from heatdesk.billing.models import Bill, HeatingChange, HeatingSeason, Tariff
 from heatdesk.billing.schemas import (
     AdjustmentIn,
     BillLineOut,
+    BillOut,
     DecisionIn,
+    HeatCutOffClearIn,
+    HeatCutOffIn,
     HeatingChangeOut,
     MeterImportOut,
     RejectIn,
@@ -35,6 +38,7 @@ from heatdesk.billing.schemas import (
 )
 from heatdesk.billing.selectors.runs import billing_run_get, billing_runs_for_season
 from heatdesk.billing.services import heating_changes, meters, runs
+from heatdesk.core import clock
 from heatdesk.core.api import ErrorOut
 from heatdesk.core.errors import NotFound, PermissionDenied, ValidationFailed
 from heatdesk.estates import tabular
@@ -243,6 +247,13 @@ def run_cancel(request: HttpRequest, run_id: str, payload: RunCancelIn) -> dict[
 # --- Bills --------------------------------------------------------------------------------------
 
 
+def _bill(bill_id: str) -> Bill:
+    bill = Bill.objects.select_related("house", "season").filter(public_id=bill_id).first()
+    if bill is None:
+        raise NotFound("未找到该账单。", code="bill_not_found")
+    return bill
+
+
 @router.post(
     "/billing/bills/{bill_id}/adjustments",
     response={201: BillLineOut, **ERRORS},
@@ -253,13 +264,45 @@ def bill_adjust(request: HttpRequest, bill_id: str, payload: AdjustmentIn) -> St
     Permission: `billing.adjust_bill`. Errors: `bill_not_found` (404);
     `bill_not_adjustable`, `bill_total_negative` (409); `validation_error` (422)."""
     user = staff_with(request, "billing.adjust_bill")
-    bill = Bill.objects.filter(public_id=bill_id).first()
-    if bill is None:
-        raise NotFound("未找到该账单。", code="bill_not_found")
+    bill = _bill(bill_id)
     line = services.bill_adjust(
         bill=bill, amount_fen=payload.amount_fen, reason=payload.reason, by=user
     )
     return Status(201, presenters.line_out(line))
+
+
+@router.post(
+    "/billing/bills/{bill_id}/heat-cut-off",
+    response={200: BillOut, **ERRORS},
+    summary="Record the heat cut-off date (停热日期)",
+)
+def bill_heat_cut_off(request: HttpRequest, bill_id: str, payload: HeatCutOffIn) -> dict[str, Any]:
+    """Record the day heat was cut off for non-payment; the late fee stops accruing from it
+    when the season's policy says so. Audited. Permission: `billing.adjust_bill`. Errors:
+    `bill_not_found` (404); `bill_not_open`, `heat_cut_off_recorded`,
+    `late_fee_already_fixed` (409); `validation_error` (422)."""
+    user = staff_with(request, "billing.adjust_bill")
+    bill = _bill(bill_id)
+    services.bill_heat_cut_off_record(
+        bill=bill, cut_off_on=payload.cut_off_on, by=user, reason=payload.reason
+    )
+    return presenters.bill_out(bill, as_of=clock.local_today())
+
+
+@router.post(
+    "/billing/bills/{bill_id}/heat-cut-off/clear",
+    response={200: BillOut, **ERRORS},
+    summary="Withdraw a heat cut-off date recorded in error",
+)
+def bill_heat_cut_off_clear(
+    request: HttpRequest, bill_id: str, payload: HeatCutOffClearIn
+) -> dict[str, Any]:
+    """Audited. Permission: `billing.adjust_bill`. Errors: `bill_not_found` (404);
+    `heat_cut_off_not_recorded`, `late_fee_already_fixed` (409); `validation_error` (422)."""
+    user = staff_with(request, "billing.adjust_bill")
+    bill = _bill(bill_id)
+    services.bill_heat_cut_off_clear(bill=bill, by=user, reason=payload.reason)
+    return presenters.bill_out(bill, as_of=clock.local_today())
 
 
 # --- 报停 / 复供 ---------------------------------------------------------------------------------

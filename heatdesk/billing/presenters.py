@@ -37,6 +37,7 @@ def bill_out(bill: Bill, *, as_of: dt.date, due: BillDue | None = None) -> dict[
         "as_of": as_of,
         "late_fee_fen": due.late_fee_fen,
         "late_fee_fixed": due.late_fee_fixed,
+        "heat_cut_off_on": bill.heat_cut_off_on,
         "early_discount_fen": due.early_discount.amount_fen if due.early_discount else 0,
         "due_today_fen": due.due_fen if bill.status != Bill.Status.VOID else 0,
         "payment_due_date": bill.season.payment_due_date,

@@ -47,6 +47,9 @@ class BillOut(Schema):
     as_of: dt.date
     late_fee_fen: int = Field(description="The late fee as of today, fixed or derived")
     late_fee_fixed: bool
+    heat_cut_off_on: dt.date | None = Field(
+        None, description="停热日期: no late fee accrues from this day on (if the season says so)"
+    )
     early_discount_fen: int = Field(description="Off if paid in full today (≤ 0)")
     due_today_fen: int = Field(description="What settles the bill today")
     payment_due_date: dt.date
@@ -222,6 +225,15 @@ class RunCancelIn(Schema):
 
 class AdjustmentIn(Schema):
     amount_fen: int = Field(..., description="Non-zero fen; negative lowers the bill")
+    reason: str = Field(..., min_length=1, max_length=200)
+
+
+class HeatCutOffIn(Schema):
+    cut_off_on: dt.date = Field(..., description="停热日期: the day heat was cut off")
+    reason: str = Field(..., min_length=1, max_length=200)
+
+
+class HeatCutOffClearIn(Schema):
     reason: str = Field(..., min_length=1, max_length=200)
 
 

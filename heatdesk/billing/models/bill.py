@@ -111,6 +111,11 @@ class Bill(models.Model):
         db_constraint=False,
     )
     void_reason = models.CharField(max_length=200, blank=True)
+    # 停热日期: the day the company cut off this house's heat for non-payment. Where the season's
+    # policy says so, the late fee accrues no day from then on. Set and cleared only by
+    # `services.bill_heat_cut_off_record` / `_clear` (audited); it is not part of what the
+    # bill charges, so recording it is not an edit of the bill.
+    heat_cut_off_on = models.DateField("停热日期", null=True, blank=True)
 
     class Meta:
         ordering = ["-season__heating_start", "house_id"]

@@ -93,8 +93,8 @@ def bill_late_fee_as_of(
 ) -> DraftLine | None:
     """The late fee the bill has accrued by `as_of`, derived from the season's policy, never
     stored. `payments` are the principal paid so far (default: the bill's allocations) and
-    `heat_cut_off_on` the day heat was cut off for non-payment, supplied by the app that owns
-    it. Nothing accrues after the season closed."""
+    `heat_cut_off_on` the day heat was cut off for non-payment (default: the 停热日期 recorded
+    on the bill). Nothing accrues after the season closed."""
     if bill.status not in PAYABLE:
         return None
     return late_fee(
@@ -102,7 +102,7 @@ def bill_late_fee_as_of(
         policy=terms.late_fee_policy(bill.season),
         as_of=_capped(bill, as_of),
         payments=bill_payments(bill=bill) if payments is None else payments,
-        heat_cut_off_on=heat_cut_off_on,
+        heat_cut_off_on=bill.heat_cut_off_on if heat_cut_off_on is None else heat_cut_off_on,
     )
 
 

@@ -12,6 +12,7 @@ from heatdesk.billing.services.bills import (
     bill_void,
 )
 from heatdesk.billing.services.common import SEASON_FIELDS, TARIFF_TERMS
+from heatdesk.billing.services.heat_cut_off import bill_heat_cut_off_clear, bill_heat_cut_off_record
 from heatdesk.billing.services.seasons import (
     season_close,
     season_create,
@@ -26,6 +27,8 @@ __all__ = [
     "TARIFF_TERMS",
     "bill_adjust",
     "bill_calculate",
+    "bill_heat_cut_off_clear",
+    "bill_heat_cut_off_record",
     "bill_issue",
     "bill_void",
     "season_close",

@@ -64,6 +64,7 @@ def test_a_resident_lists_the_bills_of_bound_houses_with_the_late_fee_as_of_toda
             "as_of": "2027-01-10",
             "late_fee_fen": 4475,
             "late_fee_fixed": False,
+            "heat_cut_off_on": None,
             "early_discount_fen": 0,
             "due_today_fen": BILL + 4475,
             "payment_due_date": "2026-12-31",
