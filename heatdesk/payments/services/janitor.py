@@ -14,7 +14,7 @@ import logging
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.db.models import F, Q
+from django.db.models import Q
 
 from heatdesk.core import clock
 from heatdesk.payments.models import PaymentAlert, PaymentOrder, Provider, Refund
@@ -78,17 +78,33 @@ def _due_refunds(now: dt.datetime) -> list[Refund]:
 
 def _claim(
     model: type[PaymentOrder] | type[Refund], row: PaymentOrder | Refund, now: dt.datetime
-) -> bool:
+) -> int | None:
     """Count this try and push the next check out before calling the provider: of two janitors
-    that picked the same row, only one wins the compare-and-set on the attempt counter."""
+    that picked the same row, only one wins the compare-and-set on the attempt counter.
+    Returns the row's attempt count after this try (None: another janitor has it)."""
     attempts = row.check_attempts + 1
-    later = _next_check(attempts, now)
     claimed = model.objects.filter(pk=row.pk, check_attempts=row.check_attempts).update(
-        check_attempts=F("check_attempts") + 1,
-        # Used up: no next check; the row goes to a person below if still open.
-        next_check_at=later,
+        check_attempts=attempts,
+        # Used up: no next check; the row goes to a person if the call leaves it open.
+        next_check_at=_next_check(attempts, now),
     )
-    return bool(claimed)
+    return attempts if claimed else None
+
+
+def _reschedule(
+    model: type[PaymentOrder] | type[Refund],
+    pk: int,
+    watched: tuple[str, ...],
+    attempts: int,
+    now: dt.datetime,
+) -> bool:
+    """After the call: the janitor's schedule decides when to ask again (services may have
+    stamped their own next check meanwhile). False when the schedule is used up."""
+    later = _next_check(attempts, now)
+    model.objects.filter(pk=pk, status__in=watched).update(
+        check_attempts=attempts, next_check_at=later
+    )
+    return later is not None
 
 
 def _give_up_order(order: PaymentOrder, run: JanitorRun) -> None:
@@ -139,7 +155,8 @@ def _order_check(order: PaymentOrder, now: dt.datetime, run: JanitorRun) -> None
     from heatdesk.payments.services.orders import order_close
     from heatdesk.payments.services.sync import order_sync
 
-    if not _claim(PaymentOrder, order, now):
+    attempts = _claim(PaymentOrder, order, now)
+    if attempts is None:
         return
     run.checked_orders.append(order.out_trade_no)
     try:
@@ -154,14 +171,15 @@ def _order_check(order: PaymentOrder, now: dt.datetime, run: JanitorRun) -> None
         PaymentOrder.objects.filter(pk=order.pk).exclude(status__in=PaymentOrder.OPEN).update(
             next_check_at=None
         )
-    elif fresh.next_check_at is None:
-        _give_up_order(fresh, run)
+    elif not _reschedule(PaymentOrder, order.pk, ORDER_WATCHED, attempts, now):
+        _give_up_order(PaymentOrder.objects.get(pk=order.pk), run)
 
 
 def _refund_check(refund: Refund, now: dt.datetime, run: JanitorRun) -> None:
     from heatdesk.payments.services.refunds import refund_sync
 
-    if not _claim(Refund, refund, now):
+    attempts = _claim(Refund, refund, now)
+    if attempts is None:
         return
     run.checked_refunds.append(refund.out_refund_no)
     try:
@@ -173,8 +191,8 @@ def _refund_check(refund: Refund, now: dt.datetime, run: JanitorRun) -> None:
         Refund.objects.filter(pk=refund.pk).exclude(status__in=REFUND_WATCHED).update(
             next_check_at=None
         )
-    elif fresh.next_check_at is None:
-        _give_up_refund(fresh, run)
+    elif not _reschedule(Refund, refund.pk, REFUND_WATCHED, attempts, now):
+        _give_up_refund(Refund.objects.select_related("order").get(pk=refund.pk), run)
 
 
 def janitor_run() -> JanitorRun:

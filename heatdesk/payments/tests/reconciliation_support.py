@@ -56,18 +56,27 @@ def tariff(season):
     return make_tariff(season)
 
 
-def order_for_new_bill(
+def order_create_only(
     *, payer: Any, season: Any, channel: str = Channel.WECHAT_NATIVE
 ) -> PaymentOrder:
-    """A fresh house bound to `payer`, its bill issued, an order for it sent to the provider."""
-    from heatdesk.payments.services.orders import order_create, order_prepare
+    """A fresh house bound to `payer`, its bill issued, an order for it (not yet sent)."""
+    from heatdesk.payments.services.orders import order_create
 
     house = make_house()
     HouseBinding.objects.create(user=payer, house=house, relation="owner")
     bill = bill_issue(house=house, season=season, issued_by=None)
-    order = order_create(
+    return order_create(
         payer=payer, channel=channel, bills=[bill], idempotency_key=f"k-{next(_keys)}"
     )
+
+
+def order_for_new_bill(
+    *, payer: Any, season: Any, channel: str = Channel.WECHAT_NATIVE
+) -> PaymentOrder:
+    """`order_create_only`, then sent to the provider (prepay)."""
+    from heatdesk.payments.services.orders import order_prepare
+
+    order = order_create_only(payer=payer, season=season, channel=channel)
     assert order_prepare(order) is not None
     return PaymentOrder.objects.get(pk=order.pk)
 
