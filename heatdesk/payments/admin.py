@@ -1,1 +1,4 @@
-from heatdesk.payments import admin_counter  # noqa: F401 - registers the counter shift admin
+from heatdesk.payments import (
+    admin_counter,  # noqa: F401 - registers the counter shift admin
+    admin_refunds,  # noqa: F401 - registers the refund admin
+)
