@@ -110,6 +110,10 @@ def reconcile_day(
     A bill not ready yet (or a day without trades, or a download that failed) leaves the
     report PENDING for a later run; a bill whose hash or summary does not add up makes it
     FAILED with no items. `by` is the staff member who asked (None for the periodic job)."""
+    if day > clock.local_today():
+        raise ValidationFailed(
+            "不能对未来的日期对账。", code="reconcile_day_in_future", fields={"date": ["未来日期"]}
+        )
     if provider == Provider.COUNTER:
         from heatdesk.payments.services.reconciliation_counter import counter_reconcile_day
 
@@ -119,10 +123,6 @@ def reconcile_day(
     if provider not in ONLINE_PROVIDERS:
         raise ValidationFailed(
             "不支持的支付渠道。", code="reconcile_provider_invalid", fields={"provider": ["无效"]}
-        )
-    if day > clock.local_today():
-        raise ValidationFailed(
-            "不能对未来的日期对账。", code="reconcile_day_in_future", fields={"date": ["未来日期"]}
         )
     report, _ = ReconciliationReport.objects.get_or_create(provider=provider, bill_date=day)
     _audit_run(report, by)
