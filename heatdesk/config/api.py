@@ -11,6 +11,7 @@ from heatdesk.core.api import install_error_handlers
 from heatdesk.estates.api import router as estates_router
 from heatdesk.payments.api import router as payments_router
 from heatdesk.payments.api_staff_counter import router as counter_staff_router
+from heatdesk.payments.api_staff_reconciliation import router as reconciliation_staff_router
 from heatdesk.payments.api_staff_refunds import router as refunds_staff_router
 
 api = NinjaAPI(
@@ -31,6 +32,7 @@ api.add_router("", bookings_router)
 api.add_router("", billing_router)
 api.add_router("", refunds_staff_router)
 api.add_router("", counter_staff_router)
+api.add_router("", reconciliation_staff_router)
 api.add_router("", payments_router)
 
 if settings.SANDBOX:
