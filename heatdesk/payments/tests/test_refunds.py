@@ -348,3 +348,42 @@ def test_a_lost_answer_is_unknown_and_the_replay_refunds_once(
     assert state["refunds"] == [(refund.out_refund_no, 80000)]
     assert state["bills"] == [("partially_paid", BILL - 80000)]
     assert state["owed"] == 80000
+
+
+# --- Automatic refunds and notifies we cannot place ---------------------------------------------
+
+
+def test_a_bill_paid_twice_refunds_the_second_payment_automatically(
+    bill, house_a, payment_settings, receiver
+):
+    payment_settings.PAYMENTS_DOUBLE_PAYMENT = "refund"
+    paid_order(provider=Provider.WECHATPAY, bill=bill)
+    # when a second order for the same bill is paid too
+    second = paid_order(provider=Provider.WECHATPAY, bill=bill)
+    # then its whole amount is refunded without approval, audited as the system
+    refund = Refund.objects.get(order=second)
+    assert (refund.automatic, refund.requested_by_id, refund.amount_fen) == (True, None, BILL)
+    for notify in refund_notifies(receiver, count=1):
+        refunds.refund_apply_notify(notify)
+    assert refunds.refund_sync(refund).status == S.SUCCEEDED
+    state = money_state(house_a)
+    assert state["bills"] == [("paid", BILL)]  # the first payment still pays the bill
+    assert (state["credit"], state["owed"]) == (0, 0)
+    assert state["refunds"] == [(refund.out_refund_no, BILL)]
+    audit = AuditEntry.objects.get(action="payments.refund_automatic")
+    assert audit.actor_id is None
+
+
+def test_a_notify_for_a_refund_we_do_not_know_is_not_acknowledged(bill, agent, finance, receiver):
+    order = paid_order(provider=Provider.WECHATPAY, bill=bill)
+    refund = refunds.refund_approve(refund=request(order, 100, agent), by=finance)
+    (notify,) = refund_notifies(receiver, count=1)
+    from dataclasses import replace
+
+    from heatdesk.core.errors import NotFound
+
+    stranger = replace(notify, out_refund_no="RF-NOT-OURS")
+    with pytest.raises(NotFound) as refused:
+        refunds.refund_apply_notify(stranger)
+    assert refused.value.code == "refund_not_found"
+    assert fresh(refund).status == S.PROCESSING
