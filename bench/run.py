@@ -30,7 +30,7 @@ from bench import cpu, pg, report
 from bench.ceilings import HTTP_CEILINGS, PGBENCH
 from bench.load import find_wrk, run_wrk
 from bench.report import NOISY, Measured
-from bench.scenarios import Context, HttpLoad, load_all
+from bench.scenarios import Context, HttpLoad, ProcessLoad, load_all
 from bench.server import ROOT, Server, ServerConfig, running
 
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/heatdesk_bench"
@@ -231,6 +231,41 @@ def check_queries(load: HttpLoad, env: dict[str, str], ctx: Context, *, profile:
     return int(found["max"])
 
 
+def measure_process(load: ProcessLoad) -> list[Measured]:
+    """A non-HTTP scenario: its ceiling and its figure, both measured by its own command."""
+    _wait_idle(max_seconds=60)
+    done = subprocess.run(
+        load.command(), cwd=ROOT, capture_output=True, text=True, timeout=load.timeout_s
+    )
+    result = tagged_line(done.stdout, "RESULT")
+    if done.returncode != 0 or not result:
+        raise SystemExit(f"{load.name} failed:\n{done.stdout[-3000:]}{done.stderr[-3000:]}")
+    figures = json.loads(result)
+    print(f"   {figures['summary']}")
+    ceiling = Measured(
+        name=f"{load.name}-ceiling",
+        description=figures["ceiling_description"],
+        unit=figures["unit"],
+        value=figures["ceiling_value"],
+        p50_ms=0.0,
+        p90_ms=0.0,
+        p99_ms=0.0,
+        errors=0,
+    )
+    scenario = Measured(
+        name=load.name,
+        description=load.description,
+        unit=figures["unit"],
+        value=figures["value"],
+        p50_ms=0.0,
+        p90_ms=0.0,
+        p99_ms=0.0,
+        errors=0,  # a wrong result fails the command itself; targets are in the summary
+        ceiling=ceiling.name,
+    )
+    return [ceiling, scenario]
+
+
 def _exit_on_signal(signum: int, frame: object) -> None:
     raise SystemExit(128 + signum)  # unwinds through the finally blocks that stop the server
 
@@ -240,7 +275,9 @@ def main(argv: list[str] | None = None) -> None:
         signal.signal(sig, _exit_on_signal)
     scenarios = load_all()
     args = parse_args(argv, sorted(scenarios))
-    selected = [scenarios[args.scenario]] if args.scenario else list(scenarios.values())
+    chosen = [scenarios[args.scenario]] if args.scenario else list(scenarios.values())
+    selected = [s for s in chosen if isinstance(s, HttpLoad)]
+    processes = [s for s in chosen if isinstance(s, ProcessLoad)]
     wrk = find_wrk(install=not args.no_install)
     pgbench = pg.find_pgbench()
     target = pg.PgTarget.parse(os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL)
@@ -315,6 +352,9 @@ def main(argv: list[str] | None = None) -> None:
         raise
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+    for process in processes:  # after the server stopped: they need the whole machine
+        print(f"== scenario {process.name}: {process.description}")
+        measured.extend(measure_process(process))
 
     meta: dict[str, Any] = {
         "started_at": started.isoformat(timespec="seconds"),

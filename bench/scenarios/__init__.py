@@ -1,8 +1,10 @@
-"""The scenario registry. A scenario is one HTTP load against the running server, reported as a
-ratio of a ceiling measured in the same run.
+"""The scenario registry. A scenario is one HTTP load against the running server (``HttpLoad``)
+or one command that measures something else, such as a billing run (``ProcessLoad``); either is
+reported as a ratio of a ceiling measured in the same run.
 
-To add one, create a module in this package that builds an ``HttpLoad`` and calls
-``register()``; ``load_all()`` imports every module here, so nothing else needs editing.
+To add one, create a module in this package that builds an ``HttpLoad`` or a ``ProcessLoad``
+and calls ``register()``; ``load_all()`` imports every module here, so nothing else needs
+editing.
 """
 
 import importlib
@@ -50,17 +52,31 @@ class HttpLoad:
     data_module: str | None = None
 
 
-SCENARIOS: dict[str, HttpLoad] = {}
+@dataclass(frozen=True)
+class ProcessLoad:
+    """A scenario that is not an HTTP load: a command (run from the repository root, after the
+    HTTP measurements and with the server stopped) that prepares its own data, measures its own
+    ceiling in the same run and prints one line `RESULT {json}` with the keys `value`, `unit`,
+    `ceiling_value`, `ceiling_description`, `passed` (the issue's targets) and `summary`."""
+
+    name: str
+    description: str
+    command: Callable[[], list[str]]
+    timeout_s: int = 1800
 
 
-def register(load: HttpLoad) -> HttpLoad:
+Scenario = HttpLoad | ProcessLoad
+SCENARIOS: dict[str, Scenario] = {}
+
+
+def register(load: Scenario) -> Scenario:
     if load.name in SCENARIOS:
         raise ValueError(f"scenario {load.name!r} is registered twice")
     SCENARIOS[load.name] = load
     return load
 
 
-def load_all() -> dict[str, HttpLoad]:
+def load_all() -> dict[str, Scenario]:
     for module in pkgutil.iter_modules([str(Path(__file__).parent)]):
         importlib.import_module(f"{__name__}.{module.name}")
     return SCENARIOS
