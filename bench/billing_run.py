@@ -499,6 +499,20 @@ def main() -> None:
         f"ceiling/commit = {ratio:.2f}"
     )
     print(verdict, flush=True)
+    passed = run["commit_s"] <= target and run["peak_rss_mb"] <= RSS_TARGET_MB
+    result = {
+        "value": run["bills_per_s"],
+        "unit": "bills/s",
+        "ceiling_value": ceiling["bills_per_s"],
+        "ceiling_description": f"{'COPY' if args.db == 'pg' else 'executemany'} of the same rows",
+        "passed": passed,
+        "summary": (
+            f"commit {run['commit_s']} s (target ≤ {target:.0f} s), "
+            f"peak RSS {run['peak_rss_mb']} MB (≤ {RSS_TARGET_MB}), "
+            f"{run['bills']:,} bills → {'met' if passed else 'MISSED'}"
+        ),
+    }
+    print("RESULT " + json.dumps(result, ensure_ascii=False), flush=True)
     if args.json:
         Path(args.json).write_text(
             json.dumps({"scenario": name, "setup": setup, "ceiling": ceiling, "run": run}, indent=2)
