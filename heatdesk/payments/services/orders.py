@@ -352,14 +352,12 @@ def order_prepare(order: PaymentOrder) -> dict[str, Any] | None:
         raise ApplicationError(
             "支付平台拒绝了该订单，请稍后重新下单。", code="payment_provider_refused"
         ) from exc
-    order_cas(
-        order,
-        from_statuses=PaymentOrder.OPEN,
-        to=Status.PENDING,
-        prepay=prepay,
-        prepay_at=clock.now(),
+    # PENDING from any open status (a PENDING order being re-prepared included).
+    moved = PaymentOrder.objects.filter(pk=order.pk, status__in=PaymentOrder.OPEN).update(
+        status=Status.PENDING, prepay=prepay, prepay_at=clock.now(), updated_at=clock.now()
     )
-    if order.status != Status.PENDING:
+    order.refresh_from_db()
+    if not moved:
         # Nothing moved: the order was settled or closed meanwhile.
         raise order_not_open(order)
     return pay_params(order)
