@@ -102,3 +102,46 @@ def test_me_answers_for_the_tokens_user(clock):
     assert body["roles"] == ["resident"]
     assert body["phone_verified"] is True
     assert body["privacy_consent_required"] is False
+
+
+def test_a_revocation_written_by_another_process_is_refused_on_the_next_request(clock):
+    # given a token that has just answered a request
+    user = make_resident("13812345678")
+    token = token_issue(user=user)
+    api = ApiClient(token)
+    assert api.get("houses").status_code == 200
+    # when another process revokes it (a row update, nothing this process could hear of)
+    ApiToken.objects.filter(user=user).update(revoked_at=START)
+    # then the very next request, even within the same second, is refused
+    assert_unauthenticated(api.get("houses"))
+    assert_unauthenticated(api.get("me"))
+    assert token_authenticate(raw=token) is None
+    assert ApiToken.objects.get().revoked_at == START
+
+
+def test_a_token_is_refused_from_the_instant_it_expires(clock):
+    user = make_resident("13812345678")
+    token = token_issue(user=user, ttl_hours=1)
+    clock.shift(dt.timedelta(hours=1) - dt.timedelta(microseconds=1))
+    assert token_authenticate(raw=token) == user
+    clock.shift(dt.timedelta(microseconds=1))
+    assert token_authenticate(raw=token) is None
+    assert_unauthenticated(ApiClient(token).get("houses"))
+
+
+def test_the_authenticated_user_is_the_stored_user_field_by_field(clock, agent):
+    user = make_resident("13812345678")
+    for who in (user, agent):
+        found = token_authenticate(raw=token_issue(user=who))
+        stored = User.objects.get(pk=who.pk)
+        assert found is not None
+        assert not found._state.adding
+        for field in User._meta.concrete_fields:
+            assert getattr(found, field.attname) == getattr(stored, field.attname), field.name
+    found = token_authenticate(raw=token_issue(user=user))
+    assert found.phone == "13812345678"
+    assert found.phone_verified_at.tzinfo is not None
+    assert found.has_verified_phone
+    assert agent.has_perm("estates.manage_bindings") is token_authenticate(
+        raw=token_issue(user=agent)
+    ).has_perm("estates.manage_bindings")

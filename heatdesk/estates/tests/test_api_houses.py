@@ -142,3 +142,35 @@ def test_an_ended_binding_gives_no_access(bound, resident, resident_api, house_a
     resident_api.delete(f"houses/{house_a.public_id}/binding")
     assert resident_api.get(f"houses/{house_a.public_id}").status_code == 404
     assert resident_api.get("houses").json() == []
+
+
+def test_the_list_shows_each_house_as_its_detail_does_in_binding_order(
+    agent, resident, resident_api, django_assert_num_queries
+):
+    # given three houses bound with different relations and statuses, and one binding ended
+    first = make_house(owner_name="欧阳娜娜", heating_status="stopped")
+    second = make_house(owner_name="李四", usage_type="non_residential", user_type="low_income")
+    ended = make_house(owner_name="赵六")
+    third = make_house(owner_name="王五", heating_status="disconnected")
+    for house, relation in ((first, "tenant"), (second, "family"), (ended, "owner")):
+        house_bind_by_staff(staff=agent, resident=resident, house=house, relation=relation)
+    HouseBinding.objects.filter(house=ended).update(
+        ended_at=HouseBinding.objects.get(house=ended).created_at
+    )
+    house_bind_by_staff(staff=agent, resident=resident, house=third, relation="owner")
+    # when the resident lists their houses: one query for the token, one for the houses
+    with django_assert_num_queries(2):
+        listing = resident_api.get("houses")
+    # then the list holds the bound houses in binding order, each exactly as its detail page
+    assert listing.status_code == 200, listing.content
+    body = listing.json()
+    assert [h["id"] for h in body] == [first.public_id, second.public_id, third.public_id]
+    for house in body:
+        assert resident_api.get(f"houses/{house['id']}").json() == house
+    assert body[0]["heating_status_label"] == "报停"
+    assert body[0]["relation_label"] == "租户"
+    assert body[0]["owner_name_masked"] == "欧***"
+    assert body[1]["usage_type"] == "non_residential"
+    assert body[1]["building_area"] == "89.50"
+    assert body[2]["address"].endswith(f"{third.room}室")
+    assert "欧阳娜娜" not in listing.content.decode()
