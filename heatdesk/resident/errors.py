@@ -45,6 +45,11 @@ SERVICE_MESSAGES = (
     gettext_noop("该房屋此项服务的有效预约已达上限，请先完成或取消已有预约。"),
     gettext_noop("未找到该预约。"),
     gettext_noop("未找到该服务项目。"),
+    # payments
+    gettext_noop("未找到该账单。"),
+    gettext_noop("该房屋当前没有需要缴纳的费用。"),
+    gettext_noop("支付订单已过期，请重新下单。"),
+    gettext_noop("支付平台拒绝了该订单，请稍后重新下单。"),
 )
 
 # Refusals whose message carries numbers or names (dates, amounts, statuses): Chinese pages show
@@ -60,6 +65,9 @@ CODED_MESSAGES = {
     "reschedule_deadline_passed": gettext_noop("已过改约截止时间，如需改约请联系客服。"),
     "booking_not_cancellable": gettext_noop("该预约当前的状态不能取消。"),
     "booking_not_reschedulable": gettext_noop("该预约当前的状态不能改约。"),
+    "bill_not_payable": gettext_noop("该账单当前不能缴费。"),
+    "nothing_to_pay": gettext_noop("该账单无需缴费。"),
+    "payment_order_not_open": gettext_noop("该支付订单已结束，不能继续支付。"),
     "validation_error": gettext_noop("请检查填写的内容。"),
 }
 

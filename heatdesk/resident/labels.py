@@ -76,3 +76,23 @@ BOOKING_EVENT: dict[str, Promise] = {
 }
 
 SERVICE_KIND: dict[str, Promise] = {"visit": _("上门服务"), "counter": _("营业厅办理")}
+
+ORDER_STATUS: dict[str, Promise] = {
+    "created": _("待支付"),
+    "pending": _("支付中"),
+    "unknown": _("确认中"),
+    "paid": _("已支付"),
+    "closed": _("已关闭"),
+    "failed": _("支付失败"),
+    "voided": _("已作废"),
+}
+
+ORDER_CHANNEL: dict[str, Promise] = {
+    "wechat_jsapi": _("微信支付"),
+    "wechat_native": _("微信支付"),
+    "alipay_wap": _("支付宝"),
+    "alipay_precreate": _("支付宝"),
+    "cash": _("现金"),
+    "pos": _("银行卡（POS）"),
+    "transfer": _("银行转账"),
+}

@@ -1,6 +1,15 @@
 from django.urls import path
 
-from heatdesk.resident.views import auth, bills, booking_link, bookings, heating, houses, pages
+from heatdesk.resident.views import (
+    auth,
+    bills,
+    booking_link,
+    bookings,
+    heating,
+    houses,
+    pages,
+    pay,
+)
 
 app_name = "resident"
 
@@ -15,7 +24,13 @@ urlpatterns = [
     path("houses/<str:house_id>/unbind/", houses.unbind, name="unbind"),
     path("houses/<str:house_id>/bills/", bills.bill_list, name="bills"),
     path("houses/<str:house_id>/bills/<str:bill_id>/", bills.bill_detail, name="bill"),
+    path("houses/<str:house_id>/bills/<str:bill_id>/pay/", pay.pay_bill, name="pay_bill"),
     path("houses/<str:house_id>/heating/", heating.heating_changes, name="heating"),
+    path("pay/records/", pay.pay_records, name="pay_records"),
+    path("pay/return", pay.alipay_return, name="pay_return"),  # ALIPAY_RETURN_URL
+    path("pay/orders/<str:order_id>/", pay.pay_order, name="pay_order"),
+    path("pay/orders/<str:order_id>/prepare/", pay.pay_order_prepare, name="pay_prepare"),
+    path("pay/orders/<str:order_id>/status/", pay.order_status, name="pay_status"),
     path("bookings/", bookings.booking_list, name="bookings"),
     path("bookings/new/", bookings.service_choose, name="booking_new"),
     path("bookings/new/<slug:service_code>/", bookings.slot_choose, name="booking_slots"),

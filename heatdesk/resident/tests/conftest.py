@@ -13,6 +13,17 @@ from typing import Any
 
 import pytest
 
+from heatdesk.payments.tests.orders_support import (  # noqa: F401 - fixtures for pay pages
+    bills,
+    frozen_day,
+    sim,
+)
+from heatdesk.payments.tests.support import (  # noqa: F401 - fixtures for pay pages
+    payment_keys,
+    payment_keys_dir,
+    payment_settings,
+)
+
 CHROMIUM = Path(os.environ.get("HEATDESK_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = [
     "--no-sandbox",

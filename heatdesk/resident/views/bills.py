@@ -9,6 +9,7 @@ from typing import Any
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.urls import reverse
 from django.views.decorators.http import require_GET
 
 from heatdesk.accounts.models import User
@@ -106,5 +107,6 @@ def bill_detail(request: HttpRequest, user: User, house_id: str, bill_id: str) -
         "arrears_fen": arrears_before(house=house, season=bill.season, as_of=today),
         "today": today,
         "late_fee_kind": BillLine.Kind.LATE_FEE,
+        "pay_url": reverse("resident:pay_bill", args=[house.public_id, bill.public_id]),
     }
     return render(request, "resident/bill.html", context)

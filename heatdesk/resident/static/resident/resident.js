@@ -55,6 +55,34 @@
     tick();
   });
 
+  // A payment's result page follows the order until it is paid, failed or closed.
+  each(document.querySelectorAll("[data-poll]"), function (box) {
+    var url = box.getAttribute("data-poll");
+    var label = box.querySelector("[data-status-label]");
+    var tries = 0;
+    var poll = function () {
+      tries += 1;
+      fetch(url, { headers: { Accept: "application/json" }, credentials: "same-origin" })
+        .then(function (answer) { return answer.ok ? answer.json() : null; })
+        .then(function (state) {
+          if (state && label) {
+            label.textContent = state.status_label;
+            label.className = "badge badge--" + state.status;
+          }
+          if (state && state.final) {
+            box.setAttribute("data-phase", state.status);
+            box.removeAttribute("data-poll");
+            var live = document.getElementById("live");
+            if (live) live.textContent = state.status_label;
+            return;
+          }
+          if (tries < 300) window.setTimeout(poll, tries < 30 ? 2000 : 5000);
+        })
+        .catch(function () { if (tries < 300) window.setTimeout(poll, 5000); });
+    };
+    window.setTimeout(poll, 1500);
+  });
+
   // Land keyboard and screen-reader users on the first field that needs fixing.
   var invalid = document.querySelector("[aria-invalid='true']");
   var summary = document.getElementById("form-errors");
