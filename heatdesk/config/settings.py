@@ -97,6 +97,10 @@ if _db["ENGINE"] == "django.db.backends.sqlite3":
         "PRAGMA foreign_keys=ON;",
     }
 _db["ATOMIC_REQUESTS"] = False
+# The hottest reads (the token check, the house list) are prepared once per PostgreSQL connection
+# (heatdesk.core.rows). Turn off behind a pooler that does not keep prepared statements, such
+# as PgBouncer before 1.21 in transaction mode.
+DB_PREPARED_STATEMENTS = env_bool("DB_PREPARED_STATEMENTS", default=True)
 DATABASES = {"default": _db}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
