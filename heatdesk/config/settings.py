@@ -98,8 +98,8 @@ if _db["ENGINE"] == "django.db.backends.sqlite3":
     }
 _db["ATOMIC_REQUESTS"] = False
 # The hottest reads (the token check, the house list) are prepared once per PostgreSQL connection
-# (heatdesk.core.rows). Turn off behind a pooler that does not keep prepared statements, such
-# as PgBouncer before 1.21 in transaction mode.
+# (heatdesk.core.rows). Turn off behind a transaction-mode pooler such as PgBouncer, which does
+# not keep SQL-level prepared statements.
 DB_PREPARED_STATEMENTS = env_bool("DB_PREPARED_STATEMENTS", default=True)
 DATABASES = {"default": _db}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
