@@ -76,7 +76,8 @@ def house_list_for_resident(*, user: User) -> list[dict[str, Any]]:
     """
     sql, fields = _house_list_query()
     return [
-        dict(zip(HOUSE_LIST_KEYS, row, strict=True)) for row in rows.fetch(sql, [user.pk], fields)
+        dict(zip(HOUSE_LIST_KEYS, row, strict=True))
+        for row in rows.fetch(sql, [user.pk], fields, name="hd_house_list")
     ]
 
 

@@ -1,0 +1,89 @@
+"""Hand-written hot reads: values come back as the ORM gives them, prepared once per connection
+on PostgreSQL."""
+
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from heatdesk.core import rows
+from heatdesk.estates.models import House
+from heatdesk.testing import make_house
+
+SQL = (
+    'SELECT "account_no", "heated_area", "owner_name", "created_at" '
+    "FROM estates_house WHERE id = %s"
+)
+
+
+def fields() -> list:
+    return [
+        rows.column(House, n) for n in ("account_no", "heated_area", "owner_name", "created_at")
+    ]
+
+
+def prepared_names() -> set[str]:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT name FROM pg_prepared_statements")
+        return {name for (name,) in cursor.fetchall()}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("name", ["", "hd_test_rows"])
+def test_values_come_back_as_the_orm_reads_them(name):
+    house = make_house(owner_name="王秀英", heated_area=Decimal("85.25"))
+    stored = House.objects.get(pk=house.pk)
+    for _ in range(2):
+        found = rows.fetch(SQL, [house.pk], fields(), name=name)
+        assert found == [[house.account_no, Decimal("85.25"), "王秀英", stored.created_at]]
+        assert isinstance(found[0][1], Decimal)
+        assert found[0][3].tzinfo is not None
+    assert rows.fetch(SQL, [house.pk + 1000], fields(), name=name) == []
+
+
+@pytest.mark.django_db
+def test_a_named_read_is_prepared_once_then_executed_by_name():
+    if connection.vendor != "postgresql":
+        # SQLite keeps its own statement cache: the plain statement runs every time
+        house = make_house()
+        with CaptureQueriesContext(connection) as ctx:
+            rows.fetch(SQL, [house.pk], fields(), name="hd_test_rows")
+        assert [q["sql"].split()[0] for q in ctx.captured_queries] == ["SELECT"]
+        return
+    house = make_house()
+    with CaptureQueriesContext(connection) as ctx:
+        for _ in range(3):
+            rows.fetch(SQL, [house.pk], fields(), name="hd_test_rows_once")
+    # one round trip each: the first prepares and executes, the others execute by name
+    assert [q["sql"].split()[0] for q in ctx.captured_queries] == ["PREPARE", "EXECUTE", "EXECUTE"]
+    assert "hd_test_rows_once" in prepared_names()
+
+
+@pytest.mark.django_db
+def test_prepared_statements_can_be_switched_off(settings):
+    settings.DB_PREPARED_STATEMENTS = False
+    house = make_house()
+    with CaptureQueriesContext(connection) as ctx:
+        found = rows.fetch(SQL, [house.pk], fields(), name="hd_test_rows_off")
+    assert found[0][0] == house.account_no
+    assert [q["sql"].split()[0] for q in ctx.captured_queries] == ["SELECT"]
+    if connection.vendor == "postgresql":
+        assert "hd_test_rows_off" not in prepared_names()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_new_connection_prepares_again():
+    house = make_house()
+    rows.fetch(SQL, [house.pk], fields(), name="hd_test_rows_new")
+    connection.close()
+    with CaptureQueriesContext(connection) as ctx:
+        found = rows.fetch(SQL, [house.pk], fields(), name="hd_test_rows_new")
+    assert found[0][0] == house.account_no
+    expected = "PREPARE" if connection.vendor == "postgresql" else "SELECT"
+    assert [q["sql"].split()[0] for q in ctx.captured_queries] == [expected]
+
+
+def test_only_plain_statement_names_are_accepted(db):
+    with pytest.raises(ValueError, match="not a statement name"):
+        rows.fetch(SQL, [1], fields(), name="x; DROP TABLE estates_house")
