@@ -1,4 +1,5 @@
 from heatdesk.payments import (
     admin_counter,  # noqa: F401 - registers the counter shift admin
+    admin_orders,  # noqa: F401 - registers the order, notify and alert admins
     admin_refunds,  # noqa: F401 - registers the refund admin
 )
