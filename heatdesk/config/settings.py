@@ -37,6 +37,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_tasks",
     "django_tasks_db",
+    "ninja",  # serves the API docs' Swagger UI from our static files, never a CDN
     "heatdesk.core",
     "heatdesk.audit",
     "heatdesk.accounts",
