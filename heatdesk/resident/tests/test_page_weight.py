@@ -66,3 +66,49 @@ def test_home_queries_do_not_grow_with_the_number_of_houses(resident_client, res
         response = resident_client.get("/m/")
     assert response.content.decode().count('class="cell cell--link"') == 4
     assert len(four) == len(one)
+
+
+def _weight(html: bytes) -> int:
+    assets = [url for url in ASSET_RE.findall(html.decode()) if url.startswith("/static/")]
+    total = len(html)
+    for url in assets:
+        path = finders.find(url.removeprefix("/static/"))
+        assert path, url
+        with open(path, "rb") as handle:
+            total += len(handle.read())
+    return total
+
+
+def test_bill_heating_booking_and_pay_pages_stay_light_and_fast(
+    resident_client, resident, bound_house_a, finance
+):
+    from decimal import Decimal
+
+    from heatdesk.billing.services import bill_issue
+    from heatdesk.billing.tests.factories import make_season, make_tariff
+    from heatdesk.bookings.tests.factories import community_of, make_team, make_visit_service
+
+    season = make_season()
+    make_tariff(season, area_price=Decimal("25.00"))
+    bill = bill_issue(house=bound_house_a, season=season, issued_by=finance)
+    team = make_team(community_of(bound_house_a), code="team-w", name="维修班")
+    make_visit_service(team, code="repair-w", name="上门维修")
+    house = f"/m/houses/{bound_house_a.public_id}/"
+    urls = [
+        f"{house}bills/",
+        f"{house}bills/{bill.public_id}/",
+        f"{house}bills/{bill.public_id}/pay/",
+        f"{house}heating/",
+        "/m/bookings/",
+        "/m/bookings/new/",
+        "/m/bookings/new/repair-w/",
+        "/m/pay/records/",
+    ]
+    for url in urls:
+        resident_client.get(url)  # templates compiled once
+        started = time.perf_counter()
+        response = resident_client.get(url)
+        elapsed = time.perf_counter() - started
+        assert response.status_code == 200, url
+        assert elapsed < 1.0, url
+        assert _weight(response.content) <= BUDGET_BYTES, url
