@@ -10,6 +10,7 @@ first, then each scenario, which is printed beside its ceiling as a ratio.
 
 import argparse
 import base64
+import dataclasses
 import datetime as dt
 import functools
 import json
@@ -285,6 +286,9 @@ def main(argv: list[str] | None = None) -> None:
     config = ServerConfig(workers=args.workers, threads=args.threads, port=args.port)
     env = bench_env(target)
     workdir = Path(tempfile.mkdtemp(prefix="heatdesk-bench-"))
+    for load in selected:
+        if load.server_env is not None:
+            env.update(load.server_env(workdir))
     started = dt.datetime.now(dt.UTC)
     server: Server | None = None
     try:
@@ -337,6 +341,10 @@ def main(argv: list[str] | None = None) -> None:
                 m = measure_http(load, ctx=ctx, server=server, target=target, wrk=wrk, args=args)
                 m.queries = queries.get(load.name)
                 measured.append(m)
+                measured.extend(
+                    dataclasses.replace(m, name=name, ceiling=ceiling, target=None)
+                    for name, ceiling in load.also_against
+                )
                 if load.data_module:
                     verified = tagged_line(
                         django(env, load.data_module, "verify", "--workdir", str(workdir)),

@@ -50,6 +50,11 @@ class HttpLoad:
     # the seed (before the server starts) and `python -m MODULE verify --workdir DIR` after the
     # load; verify prints a `VERIFY ok …` or `VERIFY FAIL …` line (e.g. no slot over capacity).
     data_module: str | None = None
+    # Settings the server and the data module need for this scenario, made for the run in its
+    # work directory (e.g. provider keys): added to the environment before the data is prepared.
+    server_env: Callable[[Path], dict[str, str]] | None = None
+    # More rows for the same measurement, each (row name, ceiling name), without a target.
+    also_against: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
