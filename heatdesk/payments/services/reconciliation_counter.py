@@ -6,14 +6,22 @@
 2. What the collector counted must equal what was expected: a drawer difference (长短款) is
    listed per channel with the collector's note.
 
-Both kinds are AMOUNT_MISMATCH items (local = expected, provider = the other side), keyed by
-shift and channel so a re-run updates them rather than adding more.
+3. Every cash refund of a counter payment that succeeded that day must have been paid out of
+   exactly one shift's drawer (`shift_refunds_fen` counts it in the shifts of its requester and
+   of the collector who took the payment, open when it succeeded). A refund approved while
+   neither had a shift open left no drawer: the cash went out unbooked; one counted by two
+   shifts lowered two drawers. Either is listed (local = the refund, provider = what the
+   shifts counted).
+
+All are AMOUNT_MISMATCH items (local = expected, provider = the other side), keyed by shift and
+channel (or by refund) so a re-run updates them rather than adding more.
 """
 
 import datetime as dt
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Q
 
 from heatdesk.core import clock
 from heatdesk.payments.models import (
@@ -22,6 +30,7 @@ from heatdesk.payments.models import (
     Provider,
     ReconciliationItem,
     ReconciliationReport,
+    Refund,
 )
 from heatdesk.payments.services.reconciliation_status import report_refresh_status
 
@@ -76,6 +85,56 @@ def _shift_findings(shift: CounterShift) -> list[dict[str, Any]]:
     return found
 
 
+def _refund_findings(
+    start: dt.datetime, end: dt.datetime
+) -> tuple[list[Refund], list[dict[str, Any]]]:
+    """Counter refunds paid out in [start, end) and those not paid out of exactly one shift."""
+    refunds = list(
+        Refund.objects.filter(
+            order__provider=Provider.COUNTER,
+            status=Refund.Status.SUCCEEDED,
+            succeeded_at__gte=start,
+            succeeded_at__lt=end,
+        )
+        .select_related("order")
+        .order_by("succeeded_at", "pk")
+    )
+    found = []
+    for refund in refunds:
+        at = refund.succeeded_at
+        people = {p for p in (refund.requested_by_id, refund.order.collector_id) if p}
+        # The same rule as `shift_refunds_fen`: a shift of one of them, open at that moment.
+        shifts = list(
+            CounterShift.objects.filter(collector_id__in=people, opened_at__lte=at)
+            .filter(Q(closed_at__isnull=True) | Q(closed_at__gte=at))
+            .order_by("opened_at", "pk")
+            .values_list("public_id", flat=True)
+        )
+        if len(shifts) == 1:
+            continue
+        found.append(
+            {
+                "key": f"refund:{refund.out_refund_no}",
+                "provider_fen": refund.amount_fen * len(shifts),
+                "local_fen": refund.amount_fen,
+                "out_trade_no": refund.order.out_trade_no,
+                "order": refund.order,
+                "refund": refund,
+                "detail": {
+                    "check": "refund",
+                    "out_refund_no": refund.out_refund_no,
+                    "shifts": shifts,
+                    "message": (
+                        "柜台退款未计入任何班次（审批时无当班班次），现金去向需核实"
+                        if not shifts
+                        else "柜台退款被多个班次重复扣减"
+                    ),
+                },
+            }
+        )
+    return refunds, found
+
+
 def counter_reconcile_day(*, day: dt.date, by: Any = None) -> ReconciliationReport:
     """Reconcile the counter shifts closed on `day` (Beijing); see the module docstring."""
     start = clock.local_day_start(day)
@@ -89,6 +148,8 @@ def counter_reconcile_day(*, day: dt.date, by: Any = None) -> ReconciliationRepo
         .order_by("closed_at", "pk")
     )
     findings = [f for shift in shifts for f in _shift_findings(shift)]
+    refunds, refund_findings = _refund_findings(start, end)
+    findings += refund_findings
     orders = PaymentOrder.objects.filter(shift__in=shifts, provider=Provider.COUNTER)
     paid = [o for o in orders if o.status == PaymentOrder.Status.PAID]
     now = clock.now()
@@ -117,7 +178,13 @@ def counter_reconcile_day(*, day: dt.date, by: Any = None) -> ReconciliationRepo
             else:
                 # The item's key lives in out_refund_no: counter items have no provider number.
                 ReconciliationItem.objects.create(
-                    report=report, kind=Kind.AMOUNT_MISMATCH, out_refund_no=f["key"], **values
+                    report=report,
+                    kind=Kind.AMOUNT_MISMATCH,
+                    out_refund_no=f["key"],
+                    out_trade_no=f.get("out_trade_no", ""),
+                    order=f.get("order"),
+                    refund=f.get("refund"),
+                    **values,
                 )
         by_channel: dict[str, dict[str, int]] = {}
         for order in paid:
@@ -129,6 +196,8 @@ def counter_reconcile_day(*, day: dt.date, by: Any = None) -> ReconciliationRepo
                 "payments": len(paid),
                 "paid_fen": sum(o.paid_fen or 0 for o in paid),
                 "voided": sum(1 for o in orders if o.status == PaymentOrder.Status.VOIDED),
+                "refunds": len(refunds),
+                "refund_fen": sum(r.amount_fen for r in refunds),
                 "by_channel": by_channel,
             },
             "shifts": [
