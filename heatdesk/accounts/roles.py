@@ -175,6 +175,14 @@ ROLE_PERMISSIONS[ROLE_ADMIN] |= _PAYMENTS_FINANCE - {
     "payments.approve_refund",
     "payments.reconcile",
 }
+# 滞纳金减免: customer service and finance ask; finance approves (never the asker).
+ROLE_PERMISSIONS[ROLE_AGENT] |= {"billing.request_late_fee_waiver", "billing.view_latefeewaiver"}
+ROLE_PERMISSIONS[ROLE_FINANCE] |= {
+    "billing.request_late_fee_waiver",
+    "billing.approve_late_fee_waiver",
+    "billing.view_latefeewaiver",
+}
+ROLE_PERMISSIONS[ROLE_ADMIN] |= {"billing.view_latefeewaiver"}
 STAFF_ROLES = [r for r in ROLE_PERMISSIONS if r != ROLE_RESIDENT]
 
 
