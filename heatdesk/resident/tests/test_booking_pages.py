@@ -260,7 +260,11 @@ def test_a_forged_link_is_not_found_and_changes_nothing(clock, resident, repair,
     booking = _visit(resident, bound_house_a, repair)
     forged = link_token(booking)[:-2] + "xx"
     anonymous = Client()
-    assert anonymous.get(f"/m/b/{forged}/").status_code == 404
+    refused = anonymous.get(f"/m/b/{forged}/")
+    assert refused.status_code == 404
+    assert "链接无效或已过期" in refused.content.decode()
+    assert 'data-testid="booking-code"' not in refused.content.decode()
+    assert "上门维修" not in refused.content.decode()
     assert anonymous.post(f"/m/b/{forged}/cancel/", {}).status_code == 404
     booking.refresh_from_db()
     assert booking.status == "confirmed"

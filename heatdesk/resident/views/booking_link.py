@@ -37,7 +37,7 @@ def _urls(token: str) -> dict[str, str]:
 def link_detail(request: HttpRequest, token: str) -> HttpResponse:
     booking = _linked(token)
     if booking is None:
-        return not_found(request)
+        return not_found(request, link=True)
     return booking_page(request, booking, base=_urls(token), via_link=True)
 
 
@@ -45,7 +45,7 @@ def link_detail(request: HttpRequest, token: str) -> HttpResponse:
 def link_cancel(request: HttpRequest, token: str) -> HttpResponse:
     booking = _linked(token)
     if booking is None:
-        return not_found(request)
+        return not_found(request, link=True)
     return cancel_booking(
         request, booking, actor=booking.resident, base=_urls(token), via=VIA_LINK, via_link=True
     )
@@ -55,7 +55,7 @@ def link_cancel(request: HttpRequest, token: str) -> HttpResponse:
 def link_reschedule(request: HttpRequest, token: str) -> HttpResponse:
     booking = _linked(token)
     if booking is None:
-        return not_found(request)
+        return not_found(request, link=True)
     return reschedule_booking(
         request, booking, actor=booking.resident, base=_urls(token), via=VIA_LINK
     )

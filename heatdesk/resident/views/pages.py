@@ -11,6 +11,7 @@ def privacy(request: HttpRequest) -> HttpResponse:
     return render(request, "resident/privacy.html", {"version": settings.PRIVACY_POLICY_VERSION})
 
 
-def not_found(request: HttpRequest) -> HttpResponse:
-    """The same answer whether the house does not exist or belongs to someone else."""
-    return render(request, "resident/not_found.html", status=404)
+def not_found(request: HttpRequest, *, link: bool = False) -> HttpResponse:
+    """The same answer whether the house does not exist or belongs to someone else; `link`
+    for a self-service link that is forged, mistyped or expired."""
+    return render(request, "resident/not_found.html", {"link": link}, status=404)
