@@ -25,7 +25,20 @@ def column(model: type[Model], name: str) -> Field[Any, Any]:
     return field
 
 
-def _converters(fields: Sequence[Field[Any, Any]]) -> list[tuple[int, list[Converter], Any]]:
+_ConverterList = list[tuple[int, list[Converter], Any]]
+# Per database alias and column list: working them out took longer than a prepared query runs.
+_converter_cache: dict[tuple[str, tuple[Field[Any, Any], ...]], _ConverterList] = {}
+
+
+def _converters(fields: Sequence[Field[Any, Any]]) -> _ConverterList:
+    key = (connection.alias, tuple(fields))
+    found = _converter_cache.get(key)
+    if found is None:
+        found = _converter_cache[key] = _converters_for(fields)
+    return found
+
+
+def _converters_for(fields: Sequence[Field[Any, Any]]) -> _ConverterList:
     found = []
     for i, field in enumerate(fields):
         expression = field.get_col(field.model._meta.db_table)
