@@ -9,6 +9,7 @@
 | `notify_signtest` | WeChat Pay: send a WECHATPAY/SIGNTEST/ probe (broken signature) first |
 | `timeout_after_create` | seconds to stall after committing a create, before answering |
 | `fail_after_create` | answer a create with 500 SYSTEM_ERROR after committing it |
+| `fail_query` | answer an order query with 500 SYSTEM_ERROR (Alipay: 20000 isp.unknow-error) |
 | `refund_processing` | keep refunds PROCESSING (Alipay: fund_change N, no REFUND_SUCCESS) |
 | `retry_scale` | multiply the providers' notify retry schedules (global; 0.001 in tests) |
 | `wechatpay_notify_mode` | `public_key` (default) or `certificate`: how notifies are signed |
@@ -38,6 +39,7 @@ KNOWN = frozenset(
         "notify_signtest",
         "timeout_after_create",
         "fail_after_create",
+        "fail_query",
         "refund_processing",
         "retry_scale",
         "wechatpay_notify_mode",

@@ -151,7 +151,10 @@ def precreate(request: HttpRequest, app_id: str, biz: dict[str, Any], p: dict[st
 
 
 def query(request: HttpRequest, app_id: str, biz: dict[str, Any], p: dict[str, str]) -> Any:
-    return _trade_node(services.trade_get(app_id=app_id, biz=biz))
+    order = services.trade_get(app_id=app_id, biz=biz)
+    if knob("fail_query", False, out_trade_no=order.out_trade_no):
+        raise SimError(20000, "isp.unknow-error", "系统繁忙")
+    return _trade_node(order)
 
 
 def close(request: HttpRequest, app_id: str, biz: dict[str, Any], p: dict[str, str]) -> Any:

@@ -211,3 +211,15 @@ def test_the_bill_url_expires_after_thirty_seconds(sim, receiver):
     ):
         client.download_bill(url)
     assert expired.value.code == "HTTP_404"
+
+
+def test_a_query_answered_with_a_system_error_is_unknown_until_the_knob_is_off(sim):
+    client = alipay_client()
+    qr_code = client.precreate(out_trade_no="HT-QFAIL-1", subject="采暖费", amount_fen=100)
+    assert Client().get(urlsplit(qr_code).path).status_code == 200  # scanned: the trade exists
+    knobs_set(out_trade_no="HT-QFAIL-1", fail_query=True)
+    with pytest.raises(ProviderOutcomeUnknown, match="isp.unknow-error") as unknown:
+        client.query(out_trade_no="HT-QFAIL-1")
+    assert not isinstance(unknown.value, ProviderRefused)
+    knobs_set(out_trade_no="HT-QFAIL-1", fail_query=None)
+    assert client.query(out_trade_no="HT-QFAIL-1").trade_status == "WAIT_BUYER_PAY"

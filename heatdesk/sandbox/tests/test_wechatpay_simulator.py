@@ -360,3 +360,16 @@ def test_the_bill_file_is_gzip_of_the_hashed_bytes(sim, settings, receiver):
         urllib.request.urlopen(ticket.download_url, timeout=5)  # noqa: S310
     assert refused.value.code == 401
     assert json.loads(refused.value.read())["code"] == "SIGN_ERROR"
+
+
+def test_a_query_answered_with_a_system_error_is_unknown_until_the_knob_is_off(sim, settings):
+    client = wechatpay_client()
+    jsapi(client, settings, no="HT-QFAIL-1")
+    knobs_set(out_trade_no="HT-QFAIL-1", fail_query=True)
+    with pytest.raises(ProviderOutcomeUnknown) as unknown:
+        client.query_order("HT-QFAIL-1")
+    assert not isinstance(unknown.value, ProviderRefused)
+    assert "SYSTEM_ERROR" in str(unknown.value) or "500" in str(unknown.value)
+    assert SandboxPaymentOrder.objects.get(out_trade_no="HT-QFAIL-1").state == "pending"
+    knobs_set(out_trade_no="HT-QFAIL-1", fail_query=None)
+    assert client.query_order("HT-QFAIL-1").trade_state == "NOTPAY"

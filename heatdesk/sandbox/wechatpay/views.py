@@ -137,12 +137,18 @@ def _query_mchid(request: HttpRequest, mchid: str) -> None:
         raise SimError(400, "PARAM_ERROR", "query 参数 mchid 缺失或与请求头不一致")
 
 
+def _query_answer(order: SandboxPaymentOrder) -> tuple[int, Any]:
+    if knob("fail_query", False, out_trade_no=order.out_trade_no):
+        raise SimError(500, "SYSTEM_ERROR", "系统错误")
+    return 200, services.transaction_json(order)
+
+
 @csrf_exempt
 def query_by_out_trade_no(request: HttpRequest, out_trade_no: str) -> HttpResponse:
     def handle(mchid: str, _: Any) -> tuple[int, Any]:
         _query_mchid(request, mchid)
         order = services.order_get(mchid=mchid, out_trade_no=out_trade_no)
-        return 200, services.transaction_json(order)
+        return _query_answer(order)
 
     return _endpoint(request, "GET", handle)
 
@@ -152,7 +158,7 @@ def query_by_transaction_id(request: HttpRequest, transaction_id: str) -> HttpRe
     def handle(mchid: str, _: Any) -> tuple[int, Any]:
         _query_mchid(request, mchid)
         order = services.order_get(mchid=mchid, transaction_id=transaction_id)
-        return 200, services.transaction_json(order)
+        return _query_answer(order)
 
     return _endpoint(request, "GET", handle)
 
