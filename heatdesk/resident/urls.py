@@ -31,6 +31,7 @@ urlpatterns = [
     path("pay/orders/<str:order_id>/", pay.pay_order, name="pay_order"),
     path("pay/orders/<str:order_id>/prepare/", pay.pay_order_prepare, name="pay_prepare"),
     path("pay/orders/<str:order_id>/status/", pay.order_status, name="pay_status"),
+    path("pay/orders/<str:order_id>/receipt/", pay.pay_receipt, name="pay_receipt"),
     path("bookings/", bookings.booking_list, name="bookings"),
     path("bookings/new/", bookings.service_choose, name="booking_new"),
     path("bookings/new/<slug:service_code>/", bookings.slot_choose, name="booking_slots"),

@@ -137,3 +137,37 @@ def test_pay_pages_read_in_english(sim, resident, bills, settings):
         assert _leftover_chinese(html) == [], name
     assert "Choose how to pay." in empty.content.decode()
     assert "Pay with WeChat Pay" in pages["result"].content.decode()
+
+
+def test_a_counter_payment_is_listed_with_its_receipt(me, resident, neighbour, collector, bills):
+    from heatdesk.payments.services.counter import counter_payment_record
+    from heatdesk.payments.services.counter_shifts import shift_open
+
+    bill, _ = bills
+    shift_open(collector=collector, opening_float_fen=0)
+    order = counter_payment_record(
+        collector=collector, house=bill.house, bills=[bill], channel="cash", idempotency_key="c-1"
+    )
+    records = me.get("/m/pay/records/").content.decode()
+    assert order.receipt_no in records
+    assert "现金" in records
+    page = me.get(f"/m/pay/orders/{order.public_id}/").content.decode()
+    assert f'href="/m/pay/orders/{order.public_id}/receipt/"' in page
+    receipt = me.get(f"/m/pay/orders/{order.public_id}/receipt/")
+    assert receipt["Content-Type"] == "application/pdf"
+    assert receipt.content.startswith(b"%PDF")
+    other = Client()
+    other.force_login(neighbour)
+    assert other.get(f"/m/pay/orders/{order.public_id}/receipt/").status_code == 404
+
+
+def test_an_online_payment_has_no_counter_receipt(sim, me, bills):
+    bill, _ = bills
+    key = _key(me.get(_pay_url(bill)).content.decode())
+    me.post(_pay_url(bill), {"channel": "wechat_native", "key": key})
+    order = PaymentOrder.objects.get()
+    assert me.get(f"/m/pay/orders/{order.public_id}/receipt/").status_code == 404
+    assert (
+        'data-testid="receipt-link"'
+        not in me.get(f"/m/pay/orders/{order.public_id}/").content.decode()
+    )

@@ -25,6 +25,7 @@ from heatdesk.core import clock
 from heatdesk.core.errors import ApplicationError, NotFound
 from heatdesk.payments import selectors
 from heatdesk.payments.models import Channel, PaymentOrder
+from heatdesk.payments.receipts import receipt_pdf
 from heatdesk.payments.services.orders import order_create, order_prepare, pay_params
 from heatdesk.payments.services.sync import order_sync
 from heatdesk.resident import labels
@@ -210,3 +211,15 @@ def pay_records(request: HttpRequest, user: User) -> HttpResponse:
         for order in selectors.orders_for_resident(resident=user)[:50]
     ]
     return render(request, "resident/pay_records.html", {"rows": rows})
+
+
+@require_GET
+@resident_required
+def pay_receipt(request: HttpRequest, user: User, order_id: str) -> HttpResponse:
+    """The printable receipt (PDF) of a payment taken at the counter for a bound house."""
+    order = _order(user, order_id)
+    if order is None or not order.receipt_no:
+        return not_found(request)
+    response = HttpResponse(receipt_pdf(order=order), content_type="application/pdf")
+    response["Content-Disposition"] = f'inline; filename="receipt-{order.receipt_no}.pdf"'
+    return response
