@@ -162,3 +162,30 @@ def test_a_processing_refund_is_queried_until_it_succeeds(
         assert janitor_run().checked_refunds == [refund.out_refund_no]
     done = Refund.objects.get(pk=refund.pk)
     assert (done.status, done.next_check_at) == ("succeeded", None)
+
+
+def test_a_provider_answering_queries_with_5xx_keeps_a_paid_order_open_until_it_answers(
+    sims, backoff, resident, season, tariff
+):
+    # given an order paid at the provider (notify lost), whose queries answer 500 SYSTEM_ERROR
+    with time_machine.travel(START, tick=True):
+        order = order_for_new_bill(payer=resident, season=season)
+        pay_at_cashier(order)
+    knobs_set(out_trade_no=order.out_trade_no, fail_query=True)
+    # when the janitor asks twice and gets a real 5xx each time
+    for seconds in (15, 50):
+        with later(seconds):
+            assert janitor_run().checked_orders == [order.out_trade_no]
+        fresh = PaymentOrder.objects.get(pk=order.pk)
+        # then nothing is concluded from the error: still PENDING, no payment booked
+        assert (fresh.status, fresh.needs_attention) == ("pending", False)
+        assert ledger_payments(order) == []
+    assert PaymentOrder.objects.get(pk=order.pk).check_attempts == 2
+    # when the provider answers again, the third try settles it once
+    knobs_set(out_trade_no=order.out_trade_no, fail_query=None)
+    with later(120):
+        janitor_run()
+    fresh = PaymentOrder.objects.get(pk=order.pk)
+    assert (fresh.status, fresh.check_attempts, fresh.needs_attention) == ("paid", 3, False)
+    assert ledger_payments(order) == [("wechatpay", -FEN)]
+    assert not PaymentAlert.objects.filter(kind=PaymentAlert.Kind.JANITOR_GAVE_UP).exists()
