@@ -326,7 +326,9 @@ def order_prepare(order: PaymentOrder) -> dict[str, Any] | None:
         raise order_not_open(order)
     if order.expires_at is not None and order.expires_at <= now:
         raise Conflict("支付订单已过期，请重新下单。", code="payment_order_expired")
-    if order.prepay and order.prepay_at and now - order.prepay_at < PREPAY_REUSE:
+    # A WAP URL is only signed here (no provider call): sign it afresh, with a fresh timestamp.
+    reusable = order.channel != Channel.ALIPAY_WAP
+    if reusable and order.prepay and order.prepay_at and now - order.prepay_at < PREPAY_REUSE:
         return pay_params(order)
     body = _request_persist(order)
     try:
