@@ -233,3 +233,46 @@ def test_book_a_home_visit_reschedule_it_and_cancel_it_from_the_sms_link(
     assert (event.actor_id, event.reason) == (user.pk, "已自行修好")
     page.goto(f"/m/bookings/{booking.public_id}/")
     expect(page.get_by_test_id("booking-status")).to_have_text("已取消")
+
+
+def test_apply_to_stop_heating_with_a_field_error_first(phone_page: Page, screenshot):
+    from heatdesk.billing.models import HeatingChange
+
+    page = phone_page
+    with time_machine.travel(dt.datetime(2026, 10, 1, 9, tzinfo=SHANGHAI), tick=True):
+        make_season()
+        house = make_house(account_no="HT20249003", owner_name="李强")
+        phone = "13800138104"
+        _log_in(page, phone)
+        user = User.objects.get(phone_hash=phone_hash(phone))
+        house_bind(user=user, account_no=house.account_no, relation="owner", owner_name="李强")
+        page.goto(f"/m/houses/{house.public_id}/")
+        page.get_by_test_id("heating-link").click()
+        expect(page.get_by_test_id("heating-status")).to_have_text("正常供热")
+
+        # when: a date outside the season
+        page.get_by_label("生效日期").fill("2027-06-01")
+        page.get_by_test_id("heating-submit").click()
+
+        # then: the error sits on the field, which is focused, and nothing is applied
+        date_input = page.get_by_label("生效日期")
+        expect(page.locator("#id_requested_from-error")).to_contain_text("生效日须在采暖季")
+        expect(date_input).to_be_focused()
+        screenshot(page, "date-error")
+        assert not HeatingChange.objects.exists()
+
+        # when: the first heating day, with a note
+        date_input.fill("2026-11-15")
+        page.get_by_label("说明").fill("全家外出过冬")
+        page.get_by_test_id("heating-submit").click()
+
+        # then: the application is listed as pending review
+        expect(page.get_by_test_id("heating-changes")).to_contain_text("待审核")
+        screenshot(page, "applied")
+    change = HeatingChange.objects.get()
+    assert (change.house_id, change.kind, change.status, change.note) == (
+        house.pk,
+        "stop",
+        "pending",
+        "全家外出过冬",
+    )

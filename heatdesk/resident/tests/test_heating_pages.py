@@ -55,6 +55,8 @@ def test_a_resident_applies_to_stop_heating_and_sees_it_pending(resident, bound_
     assert change.applicant_id == resident.pk
     assert "申请已提交" in html
     assert "待审核" in html
+    assert 'data-testid="heating-pending"' in html
+    assert 'data-testid="heating-form"' not in html
     assert "2026-11-15" in html
 
 

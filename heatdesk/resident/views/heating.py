@@ -76,5 +76,7 @@ def heating_changes(request: HttpRequest, user: User, house_id: str) -> HttpResp
         "form": form,
         "seasons": list(seasons.values()),
         "changes": changes,
+        # One pending application per house: the form waits until it is decided.
+        "pending": any(row["change"].status == "pending" for row in changes),
     }
     return render(request, "resident/heating.html", context)
