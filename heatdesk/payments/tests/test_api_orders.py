@@ -5,12 +5,14 @@ import datetime as dt
 
 import pytest
 
+from heatdesk.accounts.models import WechatIdentity
 from heatdesk.billing.tests.factories import account_state
 from heatdesk.payments.models import PaymentOrder
 from heatdesk.payments.tests.orders_support import (
     BILL_FEN,
     bill_status,
     cashier_pay,
+    openid_for,
     payments_of,
     wait_until,
 )
@@ -196,3 +198,18 @@ def test_records_list_the_houses_payments_newest_first_in_pages(
     assert first["results"][0]["items"][0]["bill_id"] == bills[0].public_id
     bad = resident_api.get("payments/records?page_size=500")
     assert (bad.status_code, bad.json()["code"]) == (422, "validation_error")
+
+
+def test_a_mini_program_payer_gets_signed_request_payment_parameters_for_their_openid(
+    resident_api, resident, bills, settings
+):
+    openid = openid_for(settings, "mini")
+    WechatIdentity.objects.create(appid=settings.WECHATPAY_APPID, openid=openid, user=resident)
+    answer = _create(resident_api, {"channel": "wechat_jsapi", "bill_ids": [bills[0].public_id]})
+    assert answer.status_code == 201, answer.json()
+    params = answer.json()["pay"]["request_payment"]
+    assert params["package"].startswith("prepay_id=")
+    assert params["appId"] == settings.WECHATPAY_APPID
+    order = PaymentOrder.objects.get(public_id=answer.json()["id"])
+    assert order.payer_openid == openid
+    assert SandboxPaymentOrder.objects.get().payer_id == openid
