@@ -8,7 +8,7 @@ from django.db.models import QuerySet
 from django.forms import ModelForm
 from django.http import HttpRequest
 
-from heatdesk.billing import admin_accounts, admin_runs, services
+from heatdesk.billing import admin_accounts, admin_runs, admin_waivers, services
 from heatdesk.billing.admin_accounts import AdjustmentForm, adjustment_fen
 from heatdesk.billing.admin_runs import start_run_action
 from heatdesk.billing.models import Bill, BillLine, HeatingSeason, Tariff
@@ -171,7 +171,7 @@ class BillAdmin(admin.ModelAdmin):
     list_select_related = ("house__unit__building__community", "season")
     inlines = [BillLineInline]
     action_form = AdjustmentForm
-    actions = ["adjust_selected"]
+    actions = ["adjust_selected", "request_waiver_selected"]
 
     @admin.display(description="应收合计", ordering="total_fen")
     def total(self, bill: Bill) -> str:
@@ -200,6 +200,16 @@ class BillAdmin(admin.ModelAdmin):
             else:
                 self.message_user(request, f"{bill.public_id}：已调整 {format_fen(amount)}")
 
+    def has_waive_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("billing.request_late_fee_waiver")
+
+    @admin.action(
+        description="申请减免所选账单的滞纳金（填写金额和原因；金额不填为全部）",
+        permissions=["waive"],
+    )
+    def request_waiver_selected(self, request: HttpRequest, queryset: QuerySet[Bill]) -> None:
+        admin_waivers.request_waivers(self, request, queryset)
+
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
         return [*_all_fields(Bill), "total"]
 
@@ -217,4 +227,4 @@ class BillAdmin(admin.ModelAdmin):
 
 
 # The other billing admins register themselves on import.
-__all__ = ["admin_accounts", "admin_runs"]
+__all__ = ["admin_accounts", "admin_runs", "admin_waivers"]

@@ -223,8 +223,10 @@ class MeterReadingAdmin(admin.ModelAdmin):
 
 
 class AdjustmentForm(helpers.ActionForm):
-    amount_yuan = forms.CharField(label="调整金额（元，负数为减）", required=False, max_length=14)
-    reason = forms.CharField(label="调整原因", required=False, max_length=200)
+    # Shared by the bill list's actions: an adjustment (negative lowers the bill) and a
+    # late-fee waiver request (blank: all of the late fee that is waivable today).
+    amount_yuan = forms.CharField(label="金额（元，调整时负数为减）", required=False, max_length=14)
+    reason = forms.CharField(label="原因", required=False, max_length=200)
 
 
 def adjustment_fen(raw: str) -> int:

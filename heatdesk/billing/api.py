@@ -18,6 +18,7 @@ from heatdesk.accounts.auth import resident_ready
 from heatdesk.billing import presenters
 from heatdesk.billing.api_staff import ERRORS
 from heatdesk.billing.api_staff import router as staff_router
+from heatdesk.billing.api_waivers import router as waivers_router
 from heatdesk.billing.models import HeatingSeason
 from heatdesk.billing.schemas import (
     AccountOut,
@@ -40,6 +41,7 @@ from heatdesk.estates.selectors import bindings_for_resident, house_get_for_resi
 
 router = Router(tags=["billing"])
 router.add_router("", staff_router)
+router.add_router("", waivers_router)
 
 
 @router.get("/bills", response={200: list[BillOut], **ERRORS}, summary="Bills of my houses")

@@ -38,6 +38,7 @@ class BillLineKind(models.TextChoices):
     EARLY_DISCOUNT = "early_discount", "提前缴费优惠"
     RELIEF_SUBSIDY = "relief_subsidy", "低保减免"
     LATE_FEE = "late_fee", "滞纳金"
+    LATE_FEE_WAIVER = "late_fee_waiver", "滞纳金减免"
     TEMPERATURE_REFUND = "temperature_refund", "室温不达标退费"
     ADJUSTMENT = "adjustment", "费用调整"
     PRIOR_ARREARS = "prior_arrears", "往年欠费"
@@ -55,7 +56,12 @@ CHARGE_KINDS: frozenset[str] = frozenset(
     }
 )
 CREDIT_KINDS: frozenset[str] = frozenset(
-    {BillLineKind.EARLY_DISCOUNT, BillLineKind.RELIEF_SUBSIDY, BillLineKind.TEMPERATURE_REFUND}
+    {
+        BillLineKind.EARLY_DISCOUNT,
+        BillLineKind.RELIEF_SUBSIDY,
+        BillLineKind.LATE_FEE_WAIVER,
+        BillLineKind.TEMPERATURE_REFUND,
+    }
 )
 # What the late fee and the early-payment discount are computed on: this season's heating
 # charges and their corrections, not the late fee itself, a discount, or older arrears.

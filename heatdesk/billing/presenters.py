@@ -9,6 +9,7 @@ from heatdesk.billing.models import (
     BillLine,
     HeatingChange,
     HeatingSeason,
+    LateFeeWaiver,
     LedgerEntry,
     Tariff,
 )
@@ -192,4 +193,24 @@ def run_out(run: BillingRun) -> dict[str, Any]:
         "commit_started_at": _iso(run.commit_started_at),
         "finished_at": _iso(run.finished_at),
         "heartbeat_at": _iso(run.heartbeat_at),
+    }
+
+
+def late_fee_waiver_out(waiver: LateFeeWaiver) -> dict[str, Any]:
+    bill = waiver.bill
+    return {
+        "id": waiver.public_id,
+        "bill_id": bill.public_id,
+        "account_no": bill.house.account_no,
+        "season": bill.season.code,
+        "amount_fen": waiver.amount_fen,
+        "reason": waiver.reason,
+        "status": waiver.status,
+        "status_label": waiver.get_status_display(),
+        "requested_by": waiver.requested_by_id,
+        "requested_at": waiver.requested_at.isoformat(),
+        "decided_by": waiver.decided_by_id,
+        "decided_at": _iso(waiver.decided_at),
+        "decision_note": waiver.decision_note,
+        "line": line_out(waiver.line) if waiver.line is not None else None,
     }

@@ -253,3 +253,29 @@ class MeterImportOut(Schema):
 class SettlementOut(Schema):
     settled: int
     refused: dict[str, str]
+
+
+class LateFeeWaiverIn(Schema):
+    amount_fen: int = Field(..., description="Fen of the late fee to waive (> 0)")
+    reason: str = Field(..., min_length=1, max_length=200)
+
+
+class LateFeeWaiverRejectIn(Schema):
+    note: str = Field(..., min_length=1, max_length=200)
+
+
+class LateFeeWaiverOut(Schema):
+    id: str
+    bill_id: str
+    account_no: str
+    season: str
+    amount_fen: int
+    reason: str
+    status: str
+    status_label: str
+    requested_by: int
+    requested_at: str
+    decided_by: int | None
+    decided_at: str | None
+    decision_note: str
+    line: BillLineOut | None = Field(None, description="The 滞纳金减免 credit line, once approved")

@@ -18,6 +18,7 @@ from heatdesk.billing.models.meter import MeterReading
 from heatdesk.billing.models.run import BillingRun
 from heatdesk.billing.models.season import HeatingSeason
 from heatdesk.billing.models.tariff import Tariff
+from heatdesk.billing.models.waiver import LateFeeWaiver
 
 __all__ = [
     "CHARGE_KINDS",
@@ -32,6 +33,7 @@ __all__ = [
     "HeatingChange",
     "HeatingSeason",
     "LateFeeKind",
+    "LateFeeWaiver",
     "LedgerEntry",
     "MeterReading",
     "MeteredUnit",

@@ -9,13 +9,14 @@ money and is written to the audit log.
 import datetime as dt
 
 from django.db import transaction
+from django.db.models import Sum
 
 from heatdesk.accounts.models import User
 from heatdesk.audit.services import audit_record
 from heatdesk.billing import explain
 from heatdesk.billing.choices import BillLineKind
 from heatdesk.billing.models import Bill, BillLine
-from heatdesk.billing.selectors import OPEN
+from heatdesk.billing.selectors import OPEN, bill_late_fee_as_of
 from heatdesk.core import clock
 from heatdesk.core.errors import Conflict, ValidationFailed
 
@@ -33,6 +34,26 @@ def _refuse_when_fee_fixed(bill: Bill) -> None:
     if BillLine.objects.filter(bill=bill, kind=BillLineKind.LATE_FEE).exists():
         raise Conflict(
             "该账单的滞纳金已计入账单，停热日期不再影响金额。", code="late_fee_already_fixed"
+        )
+
+
+def _refuse_below_waived(bill: Bill, cut_off_on: dt.date) -> None:
+    """An approved 滞纳金减免 of a fee not fixed yet counts on the fee never falling; a cut-off
+    that would take it below what was waived is refused (the waiver was for more)."""
+    waived = -int(
+        BillLine.objects.filter(bill=bill, kind=BillLineKind.LATE_FEE_WAIVER).aggregate(
+            s=Sum("amount_fen")
+        )["s"]
+        or 0
+    )
+    if not waived:
+        return
+    fee = bill_late_fee_as_of(bill=bill, as_of=clock.local_today(), heat_cut_off_on=cut_off_on)
+    if (fee.amount_fen if fee else 0) < waived:
+        raise Conflict(
+            f"该账单已减免滞纳金 {explain.yuan(waived)}，按此停热日期计算的滞纳金将少于已减免的"
+            "金额，不能登记。",
+            code="late_fee_waived",
         )
 
 
@@ -66,6 +87,7 @@ def bill_heat_cut_off_record(
                 code="heat_cut_off_recorded",
             )
         _refuse_when_fee_fixed(row)
+        _refuse_below_waived(row, cut_off_on)
         # Compare-and-set: nothing recorded meanwhile, and the bill still waits for money.
         moved = Bill.objects.filter(
             pk=row.pk, heat_cut_off_on__isnull=True, status__in=OPEN
