@@ -79,7 +79,9 @@ class LedgerEntry(AppendOnly):
         db_constraint=False,  # as on bills: users are never deleted
     )
     # A refund or void that takes (part of) a payment back points at the payment it reverses,
-    # so what each payment has left is the payment less its reversals.
+    # so what each payment has left is the payment less its reversals. Indexed only where set
+    # (see Meta.indexes): every lookup is `payment.reversals`, by a payment's id, and the
+    # charges a billing run writes by the million leave it empty.
     reverses = models.ForeignKey(
         "self",
         null=True,
@@ -87,6 +89,7 @@ class LedgerEntry(AppendOnly):
         on_delete=models.PROTECT,
         related_name="reversals",
         verbose_name="冲回的缴费",
+        db_index=False,
     )
 
     objects = AppendOnlyQuerySet.as_manager()
@@ -103,6 +106,11 @@ class LedgerEntry(AppendOnly):
                 fields=["house"],
                 condition=Q(kind__in=["payment", "refund"]),
                 name="ledger_money_house_idx",
+            ),
+            models.Index(
+                fields=["reverses"],
+                condition=Q(reverses__isnull=False),
+                name="ledger_reverses_idx",
             ),
         ]
         constraints = [
