@@ -12,7 +12,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import Count, Prefetch, Q, QuerySet
 
 from heatdesk.accounts.models import User
 from heatdesk.bookings.models import (
@@ -30,7 +30,6 @@ from heatdesk.bookings.rules import (
     TimeRange,
     Timing,
     is_slot_start,
-    peak_overlap,
     periods_for_day,
 )
 from heatdesk.core import clock
@@ -177,10 +176,10 @@ def availability(
     # the inner loop costs more than the whole rest of the computation.
     # Exclusive resources: busy ranges, sorted, non-overlapping (the guard ensures it).
     busy: dict[int, tuple[list[float], list[float]]] = defaultdict(lambda: ([], []))
-    # Windows: active bookings of this service per (resource, start), and the active bookings
-    # of every service sharing the window, as (start, end) sorted by start.
+    # Windows: active bookings of this service per (resource, start), and how many bookings of
+    # every service sharing the window are in progress at each moment (a step profile).
     taken: dict[tuple[int, float], int] = defaultdict(int)
-    shared: dict[int, list[tuple[float, float]]] = defaultdict(list)
+    steps: dict[int, dict[float, int]] = defaultdict(lambda: defaultdict(int))
     if any(r.exclusive for r in resources):
         ranges = (
             active.filter(exclusive=True, blocked_from__lt=window_to, blocked_until__gt=window_from)
@@ -192,16 +191,19 @@ def availability(
             froms.append(blocked_from.timestamp())
             untils.append(blocked_until.timestamp())
     if not all(r.exclusive for r in resources):
-        rows = (
+        groups = (
             active.filter(exclusive=False, starts_at__lt=window_to, ends_at__gt=window_from)
-            .order_by("resource_id", "starts_at")
             .values_list("resource_id", "service_id", "starts_at", "ends_at")
+            .annotate(n=Count("id"))
+            .order_by()
         )
-        for resource_id, service_id, starts_at, ends_at in rows:
+        for resource_id, service_id, starts_at, ends_at, n in groups:
             begins = starts_at.timestamp()
-            shared[resource_id].append((begins, ends_at.timestamp()))
+            step = steps[resource_id]
+            step[begins] += n
+            step[ends_at.timestamp()] -= n
             if service_id == service.pk:
-                taken[(resource_id, begins)] += 1
+                taken[(resource_id, begins)] += n
 
     before = timing.buffer_before.total_seconds()
     after = (timing.duration + timing.buffer_after).total_seconds()
@@ -216,7 +218,7 @@ def availability(
             _weekly(resource),
             exceptions.get(resource.pk),
             busy.get(resource.pk, ([], [])),
-            _SharedWindow(shared.get(resource.pk, [])),
+            _Occupancy(steps.get(resource.pk, {})),
         )
         for resource in resources
     ]
@@ -271,20 +273,25 @@ def availability(
     return result
 
 
-class _SharedWindow:
-    """The active bookings of one window, all services, sorted by start (POSIX seconds)."""
+class _Occupancy:
+    """How many bookings a window serves at each moment, as a step function over POSIX seconds:
+    `counts[i]` bookings from `points[i]` until `points[i + 1]`, none before `points[0]`."""
 
-    def __init__(self, intervals: list[tuple[float, float]]) -> None:
-        self.intervals = intervals
-        self.starts = [s for s, _ in intervals]
-        self.longest = max((e - s for s, e in intervals), default=0.0)
+    def __init__(self, steps: dict[float, int]) -> None:
+        self.points = sorted(steps)
+        self.counts: list[int] = []
+        running = 0
+        for point in self.points:
+            running += steps[point]
+            self.counts.append(running)
 
     def peak(self, start: float, end: float) -> int:
-        if not self.intervals:
-            return 0
-        lo = bisect_left(self.starts, start - self.longest)
-        hi = bisect_left(self.starts, end)
-        return peak_overlap(self.intervals[lo:hi], start, end)
+        """The most bookings in progress at one moment of [start, end)."""
+        first = bisect_right(self.points, start) - 1
+        last = bisect_left(self.points, end)
+        if last <= max(first, 0):
+            return self.counts[first] if first >= 0 else 0
+        return max(self.counts[max(first, 0) : last])
 
 
 def _starts(
