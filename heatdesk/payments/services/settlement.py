@@ -18,7 +18,7 @@ from heatdesk.billing.models import Bill
 from heatdesk.billing.services.ledger import ledger_post_payment
 from heatdesk.core import clock
 from heatdesk.estates.models import House
-from heatdesk.payments.models import PaymentAlert, PaymentOrder, PaymentOrderItem
+from heatdesk.payments.models import PaymentAlert, PaymentOrder, PaymentOrderItem, Provider
 from heatdesk.payments.services.alerts import alert_raise
 from heatdesk.payments.services.common import Status
 
@@ -56,8 +56,15 @@ def _post_to_ledger(*, order: PaymentOrder, paid_at: dt.datetime, by: User | Non
             paid_at=paid_at,
             by=by,
         )
-        excess += amount - sum(a.amount_fen for a in posting.allocations)
-    return max(excess, 0)
+        # Online, every fen of the order was meant for a bill; at the counter a share without a
+        # bill is a prepayment the collector took on purpose, so only bill shares can be excess.
+        meant_for_bills = (
+            amount
+            if order.provider != Provider.COUNTER
+            else sum(item.amount_fen for item in share if item.bill_id)
+        )
+        excess += max(meant_for_bills - sum(a.amount_fen for a in posting.allocations), 0)
+    return excess
 
 
 def _refund_excess_on_commit(order: PaymentOrder, excess: int) -> None:

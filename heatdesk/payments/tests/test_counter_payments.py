@@ -7,11 +7,18 @@ import re
 
 import pytest
 import time_machine
+from django.test import override_settings
 
 from heatdesk.audit.models import AuditEntry
 from heatdesk.billing.models import Allocation, BillLine, LedgerEntry
 from heatdesk.core.errors import ApplicationError, Conflict, PermissionDenied, ValidationFailed
-from heatdesk.payments.models import CounterShift, PaymentOrder, PaymentOrderItem
+from heatdesk.payments.models import (
+    CounterShift,
+    PaymentAlert,
+    PaymentOrder,
+    PaymentOrderItem,
+    Refund,
+)
 from heatdesk.payments.services.counter import counter_payment_record
 from heatdesk.payments.services.counter_shifts import shift_close
 from heatdesk.payments.tests.counter_support import (  # noqa: F401 - fixtures
@@ -104,6 +111,11 @@ def test_prepayment_beyond_the_bill_becomes_credit(collector, house_a, bill, shi
     ) == [76250, BILL]
     assert bill_state(bill) == ("paid", BILL, BILL)
     assert credit(house_a) == 76250
+    # a prepayment is meant: no double-payment excess, alert or automatic refund
+    order.refresh_from_db()
+    assert order.excess_fen == 0
+    assert not PaymentAlert.objects.filter(kind=PaymentAlert.Kind.DOUBLE_PAYMENT).exists()
+    assert not Refund.objects.exists()
 
 
 def test_prepayment_for_a_house_that_owes_nothing(collector, house_b, shift):
@@ -113,8 +125,12 @@ def test_prepayment_for_a_house_that_owes_nothing(collector, house_b, shift):
     assert refused.value.code == "nothing_to_pay"
     assert not PaymentOrder.objects.exists()
     # with an amount it is a prepayment
-    record(collector, house_b, amount_fen=50000, idempotency_key="click-2")
+    with override_settings(PAYMENTS_DOUBLE_PAYMENT="refund"):
+        order = record(collector, house_b, amount_fen=50000, idempotency_key="click-2")
     assert credit(house_b) == 50000
+    assert order.excess_fen == 0
+    assert not PaymentAlert.objects.exists()
+    assert not Refund.objects.exists()
 
 
 def test_the_late_fee_as_of_today_is_charged_and_fixed(collector, house_a, bill):
