@@ -85,7 +85,12 @@ def test_alipay_goes_to_the_alipay_cashier_and_comes_back_to_the_result(sim, me,
     order = PaymentOrder.objects.get()
     assert order.channel == "alipay_wap"
     result = me.get(response["Location"]).content.decode()
-    assert "/sandbox/alipay/gateway.do?" in result
+    prepare = f"/m/pay/orders/{order.public_id}/prepare/"
+    assert f'action="{prepare}"' in result
+    # the Alipay cashier URL is signed afresh when the payer goes to pay
+    gone = me.post(prepare)
+    assert gone["Location"].startswith(f"{sim.url}/sandbox/alipay/gateway.do?")
+    assert "alipay.trade.wap.pay" in gone["Location"]
     back = me.get(f"/m/pay/return?out_trade_no={order.out_trade_no}&trade_no=x")
     assert back["Location"] == f"/m/pay/orders/{order.public_id}/"
 

@@ -99,12 +99,12 @@ def pay_bill(request: HttpRequest, user: User, house_id: str, bill_id: str) -> H
 
 
 def cashier_url(order: PaymentOrder) -> str:
-    """Where the payer pays this order: Alipay's cashier URL, or WeChat Pay's payment link;
-    in sandbox mode the simulator's cashier page stands in for the payer's WeChat app."""
-    params = pay_params(order) if order.prepay else {}
-    if order.channel == Channel.ALIPAY_WAP:
-        return str(params.get("pay_url", ""))
-    code_url = str(params.get("code_url", ""))
+    """Where the payer pays this order by WeChat Pay: its payment link; in sandbox mode the
+    simulator's cashier page stands in for the payer's WeChat app. (An Alipay cashier URL is
+    signed afresh each time, so the page gets it through `pay_order_prepare`.)"""
+    if order.channel == Channel.ALIPAY_WAP or not order.prepay:
+        return ""
+    code_url = str(pay_params(order).get("code_url", ""))
     if settings.SANDBOX and code_url.startswith("weixin://wxpay/bizpayurl?pr="):
         return f"/sandbox/pay/sp_{code_url.rsplit('=', 1)[1]}/"
     return code_url
@@ -143,6 +143,7 @@ def pay_order(request: HttpRequest, user: User, order_id: str) -> HttpResponse:
         "channel_label": labels.label(labels.ORDER_CHANNEL, order.channel),
         "items": _items(order),
         "cashier_url": cashier_url(order) if order.status in PaymentOrder.OPEN else "",
+        "alipay": order.channel == Channel.ALIPAY_WAP,
         "new_window": settings.SANDBOX,
     }
     return render(request, "resident/pay_order.html", context)
@@ -151,13 +152,17 @@ def pay_order(request: HttpRequest, user: User, order_id: str) -> HttpResponse:
 @require_POST
 @resident_required
 def pay_order_prepare(request: HttpRequest, user: User, order_id: str) -> HttpResponse:
-    """Ask the provider again for an open order's pay parameters (after a slow answer)."""
+    """Get an open order's pay parameters again (after a slow answer, or a freshly signed
+    Alipay cashier URL, which this then opens)."""
     order = _order(user, order_id)
     if order is None:
         return not_found(request)
+    params = None
     if order.status in PaymentOrder.OPEN:
         with contextlib.suppress(ApplicationError):
-            order_prepare(order)  # a refusal: the order's page shows where it now stands
+            params = order_prepare(order)  # a refusal: the order's page shows where it stands
+    if order.channel == Channel.ALIPAY_WAP and params and params.get("pay_url"):
+        return redirect(str(params["pay_url"]))
     return redirect("resident:pay_order", order_id=order.public_id)
 
 

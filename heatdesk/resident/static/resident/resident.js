@@ -6,6 +6,7 @@
   // One submission per form: a second tap while the first is on its way does nothing.
   document.addEventListener("submit", function (event) {
     var form = event.target;
+    if (form.target === "_blank") return;  // opens beside this page, which stays usable
     if (form.dataset.busy) { event.preventDefault(); return; }
     form.dataset.busy = "1";
     var submitter = event.submitter;
