@@ -7,7 +7,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from heatdesk.accounts.models import User
-from heatdesk.billing.models import HeatingSeason
+from heatdesk.billing.models import HeatingChange, HeatingSeason
 from heatdesk.billing.selectors.account import heating_changes_of_house
 from heatdesk.billing.services.heating_changes import heating_change_apply
 from heatdesk.core.errors import ApplicationError
@@ -62,13 +62,14 @@ def heating_changes(request: HttpRequest, user: User, house_id: str) -> HttpResp
     else:
         form = HeatingChangeForm(initial=initial, seasons=choices)
     describe_errors(form)
+    applications = list(heating_changes_of_house(house=house))
     changes = [
         {
             "change": change,
             "kind_label": labels.label(labels.HEATING_CHANGE_KIND, change.kind),
             "status_label": labels.label(labels.HEATING_CHANGE_STATUS, change.status),
         }
-        for change in heating_changes_of_house(house=house)
+        for change in applications
     ]
     context = {
         "house": house,
@@ -77,6 +78,6 @@ def heating_changes(request: HttpRequest, user: User, house_id: str) -> HttpResp
         "seasons": list(seasons.values()),
         "changes": changes,
         # One pending application per house: the form waits until it is decided.
-        "pending": any(row["change"].status == "pending" for row in changes),
+        "pending": any(c.status == HeatingChange.Status.PENDING for c in applications),
     }
     return render(request, "resident/heating.html", context)
