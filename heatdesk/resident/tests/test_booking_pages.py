@@ -275,3 +275,27 @@ def test_a_counter_service_needs_no_house(me, resident, counter):
     booking = Booking.objects.get()
     assert response["Location"] == f"/m/bookings/{booking.public_id}/"
     assert booking.house_id is None
+
+
+def test_with_two_homes_the_resident_picks_one_and_without_any_is_sent_to_bind(
+    me, resident, repair, bound_house_a
+):
+    from heatdesk.estates.services import house_bind
+    from heatdesk.testing import make_house
+
+    other = make_house(account_no="HT10000077", owner_name="王秀英")
+    house_bind(user=resident, account_no=other.account_no, relation="owner", owner_name="王秀英")
+    chooser = me.get("/m/bookings/new/repair/").content.decode()
+    assert 'data-testid="booking-houses"' in chooser
+    assert f"/m/bookings/new/repair/?house={bound_house_a.public_id}" in chooser
+    assert f"/m/bookings/new/repair/?house={other.public_id}" in chooser
+    assert 'data-testid="slots"' not in chooser
+
+    from heatdesk.estates.models import HouseBinding
+
+    HouseBinding.objects.filter(user=resident).update(ended_at=NOW)
+    unbound = me.get("/m/bookings/new/repair/").content.decode()
+    assert 'data-testid="booking-needs-house"' in unbound
+    assert 'href="/m/houses/bind/"' in unbound
+    assert me.get(f"/m/bookings/new/repair/?house={bound_house_a.public_id}").status_code == 404
+    assert me.get("/m/bookings/new/no-such-service/").status_code == 404
