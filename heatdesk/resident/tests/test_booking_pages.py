@@ -151,6 +151,10 @@ def test_my_bookings_list_and_history(me, resident, repair, bound_house_a):
     assert f'href="/m/bookings/{booking.public_id}/"' in listing
     detail = me.get(f"/m/bookings/{booking.public_id}/").content.decode()
     assert "提交预约" in detail
+    ics = detail.split('data-testid="ics-link"')[0].rsplit('href="', 1)[1].split('"')[0]
+    calendar = Client().get(ics)
+    assert calendar["Content-Type"].startswith("text/calendar")
+    assert f"UID:{booking.public_id}@heatdesk" in calendar.content.decode()
     assert 'data-testid="reschedule-link"' in detail
     home = me.get("/m/").content.decode()
     assert 'data-testid="upcoming-booking"' in home

@@ -8,6 +8,7 @@ from django.http import HttpRequest
 from django.utils.translation import gettext as _
 
 from heatdesk.bookings import selectors
+from heatdesk.bookings.links import link_token
 from heatdesk.bookings.models import Booking, Service
 from heatdesk.bookings.presenters import booking_out
 from heatdesk.core import clock
@@ -92,4 +93,6 @@ def booking_view(booking: Booking) -> dict[str, Any]:
         for event in out["history"]
     ]
     out["active"] = selectors.is_active_status(booking.status)
+    # The calendar file through the link's API route (the token is the key, as in the SMS).
+    out["ics_url"] = f"/api/v1/bookings/link/{link_token(booking)}/ics"
     return out
