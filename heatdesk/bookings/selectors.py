@@ -36,6 +36,9 @@ from heatdesk.core import clock
 from heatdesk.core.errors import NotFound
 
 MAX_RANGE_DAYS = 62
+# The company calendar and each resource's exceptions over a range, as read by `_calendar` and
+# `_exceptions`.
+DayRules = tuple[dict[dt.date, DayRule], dict[int, dict[dt.date, list[TimeRange]]]]
 
 
 @dataclass(frozen=True)
@@ -145,6 +148,7 @@ def availability(
     ignore_booking_id: int | None = None,
     resources: list[Resource] | None = None,
     only_start: dt.datetime | None = None,
+    day_rules: "DayRules | None" = None,
 ) -> list[SlotOffer]:
     """Free slots of `service` between two local dates (inclusive), earliest first.
 
@@ -163,8 +167,11 @@ def availability(
 
     timing = timing_of(service)
     resource_ids = [r.pk for r in resources]
-    calendar = _calendar(first, last)
-    exceptions = _exceptions(resource_ids, first, last)
+    if day_rules is not None:
+        calendar, exceptions = day_rules  # read already by the caller for this range
+    else:
+        calendar = _calendar(first, last)
+        exceptions = _exceptions(resource_ids, first, last)
     window_from = clock.local_day_start(first)
     window_to = clock.local_day_start(last + dt.timedelta(days=1))
 
@@ -322,6 +329,8 @@ def offers_at(
     resources = resources_for(service=service, community_id=community_id)
     day = clock.to_local(starts_at).date()
     on_grid: list[Resource] = []
+    calendar: dict[dt.date, DayRule] = {}
+    exceptions: dict[int, dict[dt.date, list[TimeRange]]] = {}
     if resources:
         calendar = _calendar(day, day)
         exceptions = _exceptions([r.pk for r in resources], day, day)
@@ -346,6 +355,7 @@ def offers_at(
         ignore_booking_id=ignore_booking_id,
         resources=on_grid,
         only_start=starts_at,
+        day_rules=(calendar, exceptions),
     )
     return on_grid, (found[0] if found else None)
 

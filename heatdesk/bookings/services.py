@@ -9,6 +9,7 @@ history row (`transitions.py`); SMS notices are queued in the same transaction.
 import datetime as dt
 import hashlib
 from collections.abc import Callable
+from contextlib import nullcontext
 from typing import TypeVar
 
 from django.db import IntegrityError, OperationalError, transaction
@@ -278,7 +279,8 @@ def booking_create(
             last_error: ApplicationError = SlotTaken()
             for resource in candidates:
                 try:
-                    with transaction.atomic():
+                    # A savepoint only where another resource may be tried after a refusal.
+                    with transaction.atomic() if len(candidates) > 1 else nullcontext():
                         booking = insert_on(resource)
                 except SlotTaken as exc:
                     last_error = exc
