@@ -156,6 +156,7 @@ DEMO_RESIDENTS = (
         "未绑定房屋：可用户号 HT040511602 + 户主姓名“刘洋”自助绑定",
     ),
 )
+DEMO_ADMIN = "admin"  # the staff login that sets up the demo's bookable services
 DEMO_STAFF = (
     DemoStaff("collector", "heatdesk-collector", ROLE_COLLECTOR, "陈静"),
     DemoStaff("technician", "heatdesk-technician", ROLE_TECHNICIAN, "赵磊"),
@@ -399,8 +400,19 @@ def _create_staff() -> tuple[tuple[str, ...], tuple[str, ...]]:
 
 def demo_logins() -> list[str]:
     """The demo logins, as lines for people (printed by `heatdesk demo` and `heatdesk serve`)."""
-    lines = ["居民（短信验证码登录，验证码见沙箱短信收件箱 /sandbox/sms/）："]
+    lines = [
+        "居民（用手机打开首页 / ，输入下列手机号获取验证码；"
+        "验证码不发真短信，在沙箱短信收件箱 /sandbox/sms/ 查看）：",
+    ]
     lines += [f"  {r.phone}  {r.display_name}  {r.note}" for r in DEMO_RESIDENTS]
+    lines += [
+        "居民可以：",
+        "  缴费：已绑定的每户都有本采暖季待缴账单（阳光新城那户另有上季欠费和滞纳金，"
+        "幸福里那户已在柜台缴过一部分）；打开账单选微信支付或支付宝，"
+        "在沙箱收银台确认付款，结果页自动变为已支付。",
+        "  预约：上门维修、入户测温、阀门调节（维修班组上门）或营业厅办理，"
+        "可选今后两周内的空闲时段，预约后可改约或取消。",
+    ]
     lines.append("员工（用户名 / 密码，登录 /console/ 或 /admin/）：")
     for s in DEMO_STAFF:
         label = ROLE_LABELS[s.role] + ("，超级用户" if s.role == ROLE_ADMIN else "")
