@@ -6,8 +6,8 @@ from django.contrib.auth import login, logout
 from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme
+from django.urls import NoReverseMatch, reverse
+from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.utils.translation import gettext as _
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_POST
@@ -97,6 +97,19 @@ def _sign_in(request: HttpRequest, form: LoginForm) -> User | None:
     return user
 
 
+def _sandbox_inbox_url(form: LoginForm) -> str:
+    """In sandbox mode no SMS leaves the machine: where the code can be read instead (the
+    inbox filtered to the number typed), so a first-time user of the demo is not stuck."""
+    if not settings.SANDBOX:
+        return ""
+    try:
+        url = reverse("sandbox:sms-inbox")
+    except NoReverseMatch:  # the simulators are not mounted in this process
+        return ""
+    phone = form.cleaned_data.get("phone", "") if form.is_bound else ""
+    return f"{url}?{urlencode({'phone': phone})}" if phone else url
+
+
 @sensitive_post_parameters("code")
 @require_http_methods(["GET", "POST"])
 def login_page(request: HttpRequest) -> HttpResponse:
@@ -120,6 +133,7 @@ def login_page(request: HttpRequest) -> HttpResponse:
         "next": next_url,
         "resend_wait": resend_wait,
         "privacy_version": settings.PRIVACY_POLICY_VERSION,
+        "sms_inbox_url": _sandbox_inbox_url(form),
     }
     return render(request, "resident/login.html", context, status=200)
 
