@@ -1,13 +1,15 @@
-import io
+"""`heatdesk demo` on an empty database: the city, its residents and staff logins, stored as
+the rest of the code expects. The load (about 6 s on SQLite) happens once for the module, in a
+transaction rolled back at its end; each test runs in a savepoint inside it, so what one test
+writes is gone before the next. Tests that need an empty database first are in
+test_demo_fresh.py."""
+
 import re
 from decimal import Decimal
 
 import pytest
 from django.contrib.auth.models import Group
-from django.core.management import call_command
-from django.core.management.base import CommandError
 from django.db import connection
-from django.test import override_settings
 
 from heatdesk.accounts.models import PrivacyConsent, User
 from heatdesk.accounts.roles import ROLE_ADMIN, STAFF_ROLES
@@ -15,16 +17,11 @@ from heatdesk.accounts.services import phone_hash, privacy_consent_current, toke
 from heatdesk.audit.models import AuditEntry
 from heatdesk.estates import demo
 from heatdesk.estates.models import Building, Community, House, HouseBinding, Unit
+from heatdesk.estates.tests.demo_support import demo_output_once, load_demo  # noqa: F401
 from heatdesk.testing import ApiClient
 
 CHINESE_NAME = re.compile(r"^[\u4e00-\u9fff]{2,12}$")
 MOBILE = re.compile(r"^1[3-9]\d{9}$")
-
-
-def load_demo() -> str:
-    out = io.StringIO()
-    call_command("demo", stdout=out)
-    return out.getvalue()
 
 
 def counts() -> dict[str, int]:
@@ -57,8 +54,8 @@ def bound_accounts(user: User) -> set[str]:
 
 
 @pytest.mark.django_db
-def test_demo_loads_a_city_of_communities_and_houses():
-    output = load_demo()
+def test_demo_loads_a_city_of_communities_and_houses(demo_output):
+    output = demo_output
 
     assert "演示数据已加载：4 个小区，2044 户" in output
     assert Community.objects.count() >= 3
@@ -83,9 +80,7 @@ def test_demo_loads_a_city_of_communities_and_houses():
 
 
 @pytest.mark.django_db
-def test_demo_residents_are_bound_and_have_consented():
-    load_demo()
-
+def test_demo_residents_are_bound_and_have_consented(demo_output):
     first, second, third = (resident(p) for p in ("13800000001", "13800000002", "13800000003"))
 
     assert bound_accounts(first) == {"HT010320502", "HT020611101"}
@@ -101,8 +96,7 @@ def test_demo_residents_are_bound_and_have_consented():
 
 
 @pytest.mark.django_db
-def test_a_demo_resident_sees_their_houses_through_the_api():
-    load_demo()
+def test_a_demo_resident_sees_their_houses_through_the_api(demo_output):
     api = ApiClient(token_issue(user=resident("13800000001")))
 
     response = api.get("houses")
@@ -113,8 +107,8 @@ def test_a_demo_resident_sees_their_houses_through_the_api():
 
 
 @pytest.mark.django_db
-def test_demo_creates_one_staff_login_per_role_with_the_printed_password():
-    output = load_demo()
+def test_demo_creates_one_staff_login_per_role_with_the_printed_password(demo_output):
+    output = demo_output
 
     for staff in demo.DEMO_STAFF:
         user = User.objects.get(username=staff.username)
@@ -129,8 +123,7 @@ def test_demo_creates_one_staff_login_per_role_with_the_printed_password():
 
 
 @pytest.mark.django_db
-def test_a_second_run_changes_nothing(django_assert_max_num_queries):
-    load_demo()
+def test_a_second_run_changes_nothing(demo_output, django_assert_max_num_queries):
     before = counts()
     consented_at = resident("13800000001").privacy_accepted_at
 
@@ -144,22 +137,7 @@ def test_a_second_run_changes_nothing(django_assert_max_num_queries):
 
 
 @pytest.mark.django_db
-def test_an_existing_user_with_a_demo_username_is_left_alone():
-    User.objects.create_user("admin", "somebody-elses-password")
-
-    output = load_demo()
-
-    admin = User.objects.get(username="admin")
-    assert admin.check_password("somebody-elses-password")
-    assert not admin.is_superuser
-    assert "用户 admin 已存在，未修改其密码和角色。" in output
-    assert User.objects.get(username="finance").check_password("heatdesk-finance")
-
-
-@pytest.mark.django_db
-def test_owner_phone_and_name_are_not_stored_in_plain_text():
-    load_demo()
-
+def test_owner_phone_and_name_are_not_stored_in_plain_text(demo_output):
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT owner_phone, owner_name, owner_phone_hash FROM estates_house "
@@ -193,13 +171,3 @@ def test_the_generated_city_is_the_same_every_time():
     others = [h for h in first if h.account_no not in {o.account_no for o in demo.DEMO_OWNERS}]
     assert not any(h.owner_phone.startswith("1380000") for h in others)
     assert len({h.owner_name for h in others}) > 500
-
-
-@pytest.mark.django_db
-@override_settings(PRODUCTION=True)
-def test_demo_is_refused_in_production():
-    with pytest.raises(CommandError, match="生产环境"):
-        load_demo()
-
-    assert Community.objects.count() == 0
-    assert not User.objects.filter(username="admin").exists()

@@ -1,11 +1,10 @@
 """The demo's bills and bookings: a new user who logs in as a demo resident finds a bill to pay
-and a visit to book, and loading the demo again changes nothing."""
+and a visit to book, and loading the demo again changes nothing. The demo is loaded once for the
+module (demo_support's `demo_output`); each test runs in a savepoint inside that load."""
 
 import datetime as dt
-import io
 
 import pytest
-from django.core.management import call_command
 from django.db.models import Sum
 
 from heatdesk.accounts.models import User
@@ -19,14 +18,9 @@ from heatdesk.bookings.models import CalendarDay, Resource, Service, WorkingHour
 from heatdesk.bookings.selectors import availability
 from heatdesk.core import clock
 from heatdesk.estates.models import House, HouseBinding
+from heatdesk.estates.tests.demo_support import demo_output_once, load_demo  # noqa: F401
 from heatdesk.payments.models import CounterShift, PaymentOrder
 from heatdesk.testing import ApiClient
-
-
-def load_demo() -> str:
-    out = io.StringIO()
-    call_command("demo", stdout=out)
-    return out.getvalue()
 
 
 def footprint() -> dict[str, object]:
@@ -64,8 +58,8 @@ def bound_houses(phone: str) -> list[House]:
 
 
 @pytest.mark.django_db
-def test_every_bound_demo_house_has_an_open_bill_with_money_due():
-    output = load_demo()
+def test_every_bound_demo_house_has_an_open_bill_with_money_due(demo_output):
+    output = demo_output
 
     today = clock.local_today()
     season = HeatingSeason.objects.get(code=season_rules(winter_start_year(today))["code"])
@@ -86,9 +80,7 @@ def test_every_bound_demo_house_has_an_open_bill_with_money_due():
 
 
 @pytest.mark.django_db
-def test_the_bill_pages_have_arrears_a_late_fee_a_part_payment_and_paid_bills():
-    load_demo()
-
+def test_the_bill_pages_have_arrears_a_late_fee_a_part_payment_and_paid_bills(demo_output):
     year = winter_start_year(clock.local_today())
     last = HeatingSeason.objects.get(code=season_rules(year - 1)["code"])
     assert last.status == HeatingSeason.Status.CLOSED
@@ -122,8 +114,7 @@ def test_the_bill_pages_have_arrears_a_late_fee_a_part_payment_and_paid_bills():
 
 
 @pytest.mark.django_db
-def test_the_demo_resident_sees_bills_to_pay_through_the_api():
-    load_demo()
+def test_the_demo_resident_sees_bills_to_pay_through_the_api(demo_output):
     api = ApiClient(token_issue(user=resident("13800000001")))
 
     houses = api.get("houses")
@@ -137,9 +128,7 @@ def test_the_demo_resident_sees_bills_to_pay_through_the_api():
 
 
 @pytest.mark.django_db
-def test_every_demo_service_has_free_slots_in_the_next_seven_days():
-    load_demo()
-
+def test_every_demo_service_has_free_slots_in_the_next_seven_days(demo_output):
     today = clock.local_today()
     week = (today, today + dt.timedelta(days=7))
     house = House.objects.select_related("unit__building").get(account_no="HT010320502")
@@ -159,8 +148,7 @@ def test_every_demo_service_has_free_slots_in_the_next_seven_days():
 
 
 @pytest.mark.django_db
-def test_a_second_run_changes_nothing():
-    load_demo()
+def test_a_second_run_changes_nothing(demo_output):
     before = footprint()
 
     output = load_demo()
