@@ -1,5 +1,4 @@
 import datetime as dt
-import time
 from decimal import Decimal
 
 import pytest
@@ -504,20 +503,17 @@ def _many_rows(count: int) -> list[list[str]]:
     ]
 
 
-def test_two_thousand_rows_import_in_seconds_with_a_bounded_number_of_queries(
+def test_two_thousand_rows_import_with_a_bounded_number_of_queries(
     django_assert_max_num_queries,
 ):
     data = xlsx_bytes(_many_rows(2000))
     # when
-    started = time.monotonic()
     with django_assert_max_num_queries(60):
         report = houses_import(file_name="big.xlsx", data=data, imported_by=None)
-    elapsed = time.monotonic() - started
     # then
     assert report.created == 2000, report.errors[:3]
     assert House.objects.count() == 2000
     assert Unit.objects.count() == len({(n % 3, n % 10, n % 4) for n in range(2000)})
-    assert elapsed < 10, elapsed
     # and a re-import of the whole file finds nothing to change, also in a few queries
     with django_assert_max_num_queries(12):
         again = houses_import(file_name="big.xlsx", data=data, imported_by=None)

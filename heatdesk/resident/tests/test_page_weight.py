@@ -2,7 +2,6 @@
 from our own static files, and its queries do not grow with the number of houses."""
 
 import re
-import time
 
 from django.contrib.staticfiles import finders
 from django.db import connection
@@ -45,16 +44,6 @@ def test_the_home_page_with_its_assets_weighs_under_150_kb(resident_client, resi
     assert total <= BUDGET_BYTES, f"{total} bytes: {sizes}, html {len(html)}"
 
 
-def test_the_home_page_renders_in_well_under_a_second(resident_client, resident):
-    _bind_houses(resident, 10)
-    resident_client.get("/m/")  # templates compiled once
-    started = time.perf_counter()
-    response = resident_client.get("/m/")
-    elapsed = time.perf_counter() - started
-    assert response.status_code == 200
-    assert elapsed < 1.0
-
-
 def test_home_queries_do_not_grow_with_the_number_of_houses(resident_client, resident):
     _bind_houses(resident, 1)
     with CaptureQueriesContext(connection) as one:
@@ -79,7 +68,7 @@ def _weight(html: bytes) -> int:
     return total
 
 
-def test_bill_heating_booking_and_pay_pages_stay_light_and_fast(
+def test_bill_heating_booking_and_pay_pages_stay_light(
     resident_client, resident, bound_house_a, finance
 ):
     from decimal import Decimal
@@ -105,10 +94,6 @@ def test_bill_heating_booking_and_pay_pages_stay_light_and_fast(
         "/m/pay/records/",
     ]
     for url in urls:
-        resident_client.get(url)  # templates compiled once
-        started = time.perf_counter()
         response = resident_client.get(url)
-        elapsed = time.perf_counter() - started
         assert response.status_code == 200, url
-        assert elapsed < 1.0, url
         assert _weight(response.content) <= BUDGET_BYTES, url
