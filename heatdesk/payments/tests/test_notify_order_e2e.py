@@ -1,18 +1,23 @@
-"""Notifies end to end, from the simulators through our notify endpoints (payments.md §4.5 #11,
-#17): a refund notify that arrives before the payment's own notify, Alipay's TRADE_CLOSED for a
-trade that was paid and then fully refunded (by notify and by query), and a notify handler slower
-than the provider's 5 s wait while the provider retries. Each ends with one payment and at most
-one refund on the ledger."""
+"""Orders end to end, from the simulators through our notify endpoints (payments.md §4.5 #8,
+#11, #17): a refund notify that arrives before the payment's own notify; Alipay's TRADE_CLOSED
+for a trade that was paid and then fully refunded (by notify and by query); a notify handler
+slower than the provider's 5 s wait while the provider retries; a payer who cancels at the
+cashier, whose order waits for the janitor to close it at expiry. Each ends with at most one
+payment and at most one refund on the ledger."""
 
+import datetime as dt
 import time
 from typing import Any
 
 import pytest
+import time_machine
+from django.conf import settings
 
 from heatdesk.billing.models import LedgerEntry
 from heatdesk.billing.tests.factories import assert_account_consistent
 from heatdesk.payments.models import PaymentOrder, ProviderNotify, Refund
 from heatdesk.payments.providers.config import alipay_client
+from heatdesk.payments.services.janitor import janitor_run
 from heatdesk.payments.services.orders import order_close, order_create, order_prepare
 from heatdesk.payments.services.refunds import refund_approve, refund_request
 from heatdesk.payments.services.sync import order_sync
@@ -20,7 +25,9 @@ from heatdesk.payments.tests.orders_support import (
     BILL_FEN,
     bill_status,
     cashier_pay,
+    openid_for,
     payments_of,
+    sim_order,
     wait_until,
 )
 from heatdesk.payments.tests.proxy_support import (  # noqa: F401 - fixture
@@ -37,7 +44,8 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("
 
 
 def _order(resident: Any, bill: Any, key: str, channel: str) -> PaymentOrder:
-    return order_create(payer=resident, channel=channel, bills=[bill], idempotency_key=key)
+    extra = {"openid": openid_for(settings)} if channel == "wechat_jsapi" else {}
+    return order_create(payer=resident, channel=channel, bills=[bill], idempotency_key=key, **extra)
 
 
 def _deliveries(order: PaymentOrder) -> list[SandboxNotifyDelivery]:
@@ -156,6 +164,30 @@ def test_an_alipay_query_answering_trade_closed_for_a_paid_then_refunded_trade_s
     assert bill_status(bills[0]) == ("paid", BILL_FEN)
     assert order_sync(order).status == "paid"
     assert payments_of(house_a) == [(-BILL_FEN, order.out_trade_no)]
+    assert not ProviderNotify.objects.exists()
+
+
+@pytest.mark.parametrize("outcome", ["fail", "cancel"])
+def test_a_payer_who_cancels_leaves_the_order_pending_until_the_janitor_closes_it_at_expiry(
+    bills, resident, house_a, outcome
+):
+    order = _order(resident, bills[0], f"payer-{outcome}", "wechat_jsapi")
+    order_prepare(order)
+    # when wx.requestPayment fails or the payer cancels
+    cashier_pay(order, outcome)
+    assert sim_order(order).state == "pending"
+    # then nothing is paid and no notify is owed; the order waits for its expiry
+    assert PaymentOrder.objects.get(pk=order.pk).status == "pending"
+    assert not SandboxNotifyDelivery.objects.exists()
+    assert order_sync(order).status == "pending"
+    expires_at = PaymentOrder.objects.get(pk=order.pk).expires_at
+    with time_machine.travel(expires_at + dt.timedelta(minutes=5), tick=True):
+        run = janitor_run()
+    assert order.out_trade_no in run.checked_orders
+    closed = PaymentOrder.objects.get(pk=order.pk)
+    assert (closed.status, closed.paid_fen) == ("closed", None)
+    assert sim_order(order).state == "closed"
+    assert (payments_of(house_a), bill_status(bills[0])) == ([], ("issued", 0))
     assert not ProviderNotify.objects.exists()
 
 
