@@ -44,6 +44,7 @@ BILL_LINE_KIND: dict[str, Promise] = {
     "early_discount": _("提前缴费优惠"),
     "relief_subsidy": _("低保减免"),
     "late_fee": _("滞纳金"),
+    "late_fee_waiver": _("滞纳金减免"),
     "temperature_refund": _("室温不达标退费"),
     "adjustment": _("费用调整"),
     "prior_arrears": _("往年欠费"),

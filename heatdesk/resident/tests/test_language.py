@@ -194,3 +194,11 @@ def test_the_service_messages_pages_translate_still_exist_in_the_services():
     for message in errors.SERVICE_MESSAGES:
         assert message in sources, f"{message!r} is no longer raised: update resident/errors.py"
         assert message in catalogue, message
+
+
+def test_every_bill_line_kind_the_domain_knows_has_a_label():
+    # A kind added to billing without a label here would show its raw code on the bill page.
+    from heatdesk.billing.choices import BillLineKind
+    from heatdesk.resident import labels
+
+    assert set(BillLineKind.values) <= set(labels.BILL_LINE_KIND)
