@@ -51,7 +51,7 @@ def _converters_for(fields: Sequence[Field[Any, Any]]) -> _ConverterList:
 
 # Names of the statements prepared on each open PostgreSQL connection (a prepared statement
 # lives as long as its session, whatever becomes of the transaction that prepared it).
-_prepared: "weakref.WeakKeyDictionary[Any, set[str]]" = weakref.WeakKeyDictionary()
+_prepared: "weakref.WeakKeyDictionary[Any, dict[str, bool]]" = weakref.WeakKeyDictionary()
 _NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
 
@@ -95,17 +95,22 @@ def _prepares() -> bool:
 
 
 def _execute_prepared(cursor: Any, name: str, sql: str, params: Sequence[Any]) -> None:
-    raw = connection.connection
-    known = _prepared.setdefault(raw, set())
+    # Per connection: name -> True once prepared, False when a failed call left it unknown.
+    known = _prepared.setdefault(connection.connection, {})
     arguments = (
         f"EXECUTE {name}({', '.join(['%s'] * len(params))})" if params else f"EXECUTE {name}"
     )
-    if name in known:
+    if known.get(name) is False:
+        # An earlier call failed after PREPARE may have run (PREPARE outlives a rollback).
+        cursor.execute("SELECT 1 FROM pg_prepared_statements WHERE name = %s", [name])
+        known[name] = cursor.fetchone() is not None
+    if known.get(name):
         cursor.execute(arguments, params)
         return
     numbered = iter(range(1, len(params) + 1))
     body = re.sub(r"%s", lambda _: f"${next(numbered)}", sql)
     # One round trip: prepare, then execute; the rows are those of the second statement.
+    known[name] = False
     cursor.execute(f"PREPARE {name} AS {body}; {arguments}", params)
     cursor.nextset()
-    known.add(name)
+    known[name] = True

@@ -4,7 +4,7 @@ on PostgreSQL."""
 from decimal import Decimal
 
 import pytest
-from django.db import connection
+from django.db import DataError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 
 from heatdesk.core import rows
@@ -87,3 +87,21 @@ def test_a_new_connection_prepares_again():
 def test_only_plain_statement_names_are_accepted(db):
     with pytest.raises(ValueError, match="not a statement name"):
         rows.fetch(SQL, [1], fields(), name="x; DROP TABLE estates_house")
+
+
+@pytest.mark.django_db
+def test_a_call_that_fails_after_preparing_does_not_break_the_next_one():
+    house = make_house()
+    # given a first call that fails when executing (bad parameter), after PREPARE may have run
+    if connection.vendor == "postgresql":
+        with pytest.raises(DataError), transaction.atomic():
+            rows.fetch(SQL, ["not a number"], fields(), name="hd_test_rows_fail")
+    else:  # SQLite compares any value with any column: nothing found, nothing failed
+        assert rows.fetch(SQL, ["not a number"], fields(), name="hd_test_rows_fail") == []
+    # then the next calls on the same connection answer, each in one statement after the check
+    for _ in range(2):
+        assert rows.fetch(SQL, [house.pk], fields(), name="hd_test_rows_fail")[0][0] == (
+            house.account_no
+        )
+    if connection.vendor == "postgresql":
+        assert "hd_test_rows_fail" in prepared_names()
