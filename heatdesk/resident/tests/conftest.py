@@ -64,8 +64,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 def browser() -> Iterator[Any]:
     """Module-scoped: Playwright's event loop must be gone before later tests fork processes
     that use Django's connections (the loop changes where they are looked up)."""
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
+    # Waits are generous: a loaded CI machine can take seconds for a step a phone does at once,
+    # and a wait ends as soon as its condition holds, so a fast run stays fast.
+    expect.set_options(timeout=20_000)
     # Playwright's sync API runs an event loop in this thread; the tests still call the ORM
     # (to check the database) between browser steps, which is safe here.
     previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
@@ -95,7 +98,7 @@ def phone_page(browser: Any, live_server: Any, transactional_db: None) -> Iterat
         locale="zh-CN",
         base_url=live_server.url,
     )
-    context.set_default_timeout(10_000)
+    context.set_default_timeout(20_000)
     page = context.new_page()
     yield page
     context.close()
