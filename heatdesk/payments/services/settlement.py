@@ -130,14 +130,15 @@ def order_settle(
             row.needs_attention = True
             return row
         was = row.status
-        moved = PaymentOrder.objects.filter(pk=row.pk, status=was).update(
-            status=Status.PAID,
-            transaction_id=transaction_id,
-            paid_fen=paid_fen,
-            paid_at=paid_at,
-            next_check_at=None,
-            updated_at=clock.now(),
-        )
+        paid = {
+            "status": Status.PAID,
+            "transaction_id": transaction_id,
+            "paid_fen": paid_fen,
+            "paid_at": paid_at,
+            "next_check_at": None,
+            "updated_at": clock.now(),
+        }
+        moved = PaymentOrder.objects.filter(pk=row.pk, status=was).update(**paid)
         if not moved:
             # Unreachable while we hold the row lock; kept as the compare-and-set's guard.
             raise RuntimeError(f"order {row.out_trade_no} moved under its lock")
@@ -149,9 +150,13 @@ def order_settle(
                 out_trade_no=row.out_trade_no,
                 detail={"transaction_id": transaction_id, "previous_status": was},
             )
+        # The row as the UPDATE above left it (we hold its lock; the ledger does not touch it).
+        for name, value in paid.items():
+            setattr(row, name, value)
         excess = _post_to_ledger(order=row, paid_at=paid_at, by=by)
         if excess:
             PaymentOrder.objects.filter(pk=row.pk).update(excess_fen=excess)
+            row.excess_fen = excess
             policy = settings.PAYMENTS_DOUBLE_PAYMENT
             alert_raise(
                 kind=PaymentAlert.Kind.DOUBLE_PAYMENT,
@@ -165,5 +170,4 @@ def order_settle(
             )
             if policy == "refund":
                 _refund_excess_on_commit(row, excess)
-        row.refresh_from_db()
     return row
