@@ -5,7 +5,7 @@
 
 `prepare` creates, before the server starts:
 
-* N houses (default 30,000; `BENCH_NOTIFY_ORDERS` changes it) in their own 小区, each with a
+* N houses (default 20,000; `BENCH_NOTIFY_ORDERS` changes it) in their own 小区, each with a
   payer (a resident bound to 5 of them), all heated residential homes;
 * an open season with its tariffs, and its bills issued by the real billing run
   (`billing_run_start` / `billing_run_commit`, which bills the seeded city's houses too);
@@ -41,7 +41,7 @@ TALLY_FILE = "notify-settle.tally"  # the Lua script's running totals: sent ok o
 CHECK_FILE = "notify-settle-check.json"  # what the check sent outside the load
 COMMUNITY = "BNOTIFY"
 HOUSES_PER_PAYER = 5
-DEFAULT_ORDERS = 30_000
+DEFAULT_ORDERS = 20_000
 
 
 def order_count() -> int:

@@ -15,6 +15,7 @@ import cProfile
 import json
 import os
 import pstats
+import secrets
 import statistics
 import tempfile
 import time
@@ -73,8 +74,10 @@ def main(argv: list[str] | None = None) -> None:
     )
     if len(pending) < args.requests + 2:
         raise SystemExit(f"only {len(pending)} PENDING bench orders left: run the bench again")
-    stamp = time.strftime("%Y%m%d")
-    orders = [{**o, "transaction_id": f"42009{stamp}{n:015d}"} for n, o in enumerate(pending)]
+    stamp, run = time.strftime("%Y%m%d"), secrets.randbelow(10**7)  # unique per invocation
+    orders = [
+        {**o, "transaction_id": f"42009{stamp}{run:07d}{n:08d}"} for n, o in enumerate(pending)
+    ]
     signed = _sign_chunk(str(workdir), orders)
     client = Client()
 
