@@ -227,7 +227,7 @@ def _counter_payments(season: HeatingSeason) -> int:
             idempotency_key=_key(house),
         )
     if opened:  # a shift the collector had open already stays theirs to close
-        counted = shift_expected(shift=shift, until=clock.now())
+        counted = shift_expected(shift=shift)
         shift_close(shift=shift, counted=counted, note="", by=collector)
     return len(plan)
 
