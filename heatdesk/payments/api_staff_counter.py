@@ -1,7 +1,8 @@
 """The counter (柜台收费) for staff: find a house, open and close a shift, take a payment, print
-its receipt, void one. Taking payments and shifts need `payments.take_counter_payment`; voids
-need `payments.void_counter_payment` (a supervisor, never the payment's collector). Without the
-permission (or without a staff account) the answer is `forbidden` (403).
+its receipt, void one, pay out an approved refund from the open shift. Taking payments, shifts
+and payouts need `payments.take_counter_payment`; voids need `payments.void_counter_payment` (a
+supervisor, never the payment's collector). Without the permission (or without a staff account)
+the answer is `forbidden` (403).
 
 Errors every endpoint can answer: `unauthenticated` (401), `forbidden` (403),
 `validation_error` (422).
@@ -20,10 +21,12 @@ from heatdesk.billing.models import Bill
 from heatdesk.core.errors import NotFound, PermissionDenied, ValidationFailed
 from heatdesk.core.masking import mask_name, mask_phone
 from heatdesk.payments import counter_selectors as selectors
-from heatdesk.payments.models import CounterShift, PaymentOrder, Provider
+from heatdesk.payments.api_staff_refunds import RefundOut, refund_out
+from heatdesk.payments.models import CounterShift, PaymentOrder, Provider, Refund
 from heatdesk.payments.receipts import receipt_pdf, receipt_verify_url
 from heatdesk.payments.services.counter import counter_payment_record, counter_payment_void
 from heatdesk.payments.services.counter_shifts import shift_close, shift_open
+from heatdesk.payments.services.refunds_counter import refund_cash_payout
 
 router = Router(tags=["counter-staff"])
 TAKE = "payments.take_counter_payment"
@@ -348,3 +351,44 @@ def payment_void(request: HttpRequest, payment_id: str, payload: VoidIn) -> dict
         order=_counter_order(payment_id), supervisor=user, reason=payload.reason
     )
     return _payment_out(_counter_order(order.public_id))
+
+
+# --- Refunds paid out at the counter --------------------------------------------------------------
+
+
+@router.get(
+    "/payments/counter/refunds",
+    response={200: list[RefundOut], **ERRORS},
+    summary="Counter refunds awaiting payout (待柜台付款)",
+)
+def refunds_awaiting(request: HttpRequest) -> list[dict[str, Any]]:
+    """Approved refunds of counter payments no collector has paid out yet, oldest approval
+    first (at most 200). Permission: `payments.take_counter_payment`."""
+    staff_with(request, TAKE)
+    rows = selectors.refunds_awaiting_payout().select_related(
+        "requested_by", "decided_by", "paid_out_shift"
+    )
+    return [refund_out(r) for r in rows[:200]]
+
+
+@router.post(
+    "/payments/counter/refunds/{public_id}/payout",
+    response={200: RefundOut, **ERRORS},
+    summary="Pay out an approved counter refund from my open shift",
+)
+def refund_payout(request: HttpRequest, public_id: str) -> dict[str, Any]:
+    """The money goes back through the order's channel (cash from the drawer, a POS refund on
+    the terminal, a transfer back) and lowers that channel's expected amount in this shift.
+    Permission: `payments.take_counter_payment`. Errors: `refund_not_found` (404),
+    `shift_not_open`, `refund_not_approved`, `refund_already_paid_out`, `refund_not_payable`,
+    `refund_not_counter` (409)."""
+    user = staff_with(request, TAKE)
+    refund = Refund.objects.select_related("order").filter(public_id=public_id).first()
+    if refund is None:
+        raise NotFound("未找到该退款单。", code="refund_not_found")
+    paid = refund_cash_payout(refund=refund, collector=user)
+    return refund_out(
+        Refund.objects.select_related("order", "requested_by", "decided_by", "paid_out_shift").get(
+            pk=paid.pk
+        )
+    )

@@ -29,7 +29,7 @@ class RefundOut(Schema):
     amount_fen: int
     reason: str
     status: str
-    status_display: str
+    status_display: str = Field(..., description="待柜台付款 for an approved counter refund")
     automatic: bool
     requested_by: str | None
     requested_at: dt.datetime
@@ -40,6 +40,7 @@ class RefundOut(Schema):
     succeeded_at: dt.datetime | None
     failure: str
     needs_attention: bool
+    paid_out_shift: str | None = Field(None, description="柜台退款的付款班次")
 
 
 class RefundIn(Schema):
@@ -59,7 +60,7 @@ class RefundFilter(Schema):
     limit: int = Field(50, ge=1, le=MAX_PAGE)
 
 
-def _out(refund: Refund) -> dict[str, Any]:
+def refund_out(refund: Refund) -> dict[str, Any]:
     return {
         "public_id": refund.public_id,
         "out_refund_no": refund.out_refund_no,
@@ -68,7 +69,7 @@ def _out(refund: Refund) -> dict[str, Any]:
         "amount_fen": refund.amount_fen,
         "reason": refund.reason,
         "status": refund.status,
-        "status_display": refund.get_status_display(),
+        "status_display": refund.status_label(),
         "automatic": refund.automatic,
         "requested_by": refund.requested_by.username if refund.requested_by else None,
         "requested_at": refund.requested_at,
@@ -79,12 +80,13 @@ def _out(refund: Refund) -> dict[str, Any]:
         "succeeded_at": refund.succeeded_at,
         "failure": refund.failure,
         "needs_attention": refund.needs_attention,
+        "paid_out_shift": refund.paid_out_shift.public_id if refund.paid_out_shift else None,
     }
 
 
 def _refund(public_id: str) -> Refund:
     refund = (
-        Refund.objects.select_related("order", "requested_by", "decided_by")
+        Refund.objects.select_related("order", "requested_by", "decided_by", "paid_out_shift")
         .filter(public_id=public_id)
         .first()
     )
@@ -94,7 +96,7 @@ def _refund(public_id: str) -> Refund:
 
 
 def _fresh_out(refund: Refund) -> dict[str, Any]:
-    return _out(_refund(refund.public_id))
+    return refund_out(_refund(refund.public_id))
 
 
 @router.get("/payments/refunds", response={200: list[RefundOut], **ERRORS}, summary="Refunds")
@@ -102,14 +104,14 @@ def refund_list(request: HttpRequest, filters: Query[RefundFilter]) -> list[dict
     """Newest first, filtered by status, order number or needing attention. Permission:
     `payments.view_refund`."""
     staff_with(request, "payments.view_refund")
-    rows = Refund.objects.select_related("order", "requested_by", "decided_by")
+    rows = Refund.objects.select_related("order", "requested_by", "decided_by", "paid_out_shift")
     if filters.status:
         rows = rows.filter(status=filters.status)
     if filters.out_trade_no:
         rows = rows.filter(order__out_trade_no=filters.out_trade_no)
     if filters.needs_attention is not None:
         rows = rows.filter(needs_attention=filters.needs_attention)
-    return [_out(r) for r in rows.order_by("-requested_at", "-id")[: filters.limit]]
+    return [refund_out(r) for r in rows.order_by("-requested_at", "-id")[: filters.limit]]
 
 
 @router.get(
@@ -118,7 +120,7 @@ def refund_list(request: HttpRequest, filters: Query[RefundFilter]) -> list[dict
 def refund_detail(request: HttpRequest, public_id: str) -> dict[str, Any]:
     """Permission: `payments.view_refund`. Errors: `refund_not_found` (404)."""
     staff_with(request, "payments.view_refund")
-    return _out(_refund(public_id))
+    return refund_out(_refund(public_id))
 
 
 @router.post("/payments/refunds", response={201: RefundOut, **ERRORS}, summary="Request a refund")

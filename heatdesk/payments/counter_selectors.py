@@ -90,28 +90,20 @@ def shift_open_of(*, collector: User) -> CounterShift | None:
     return CounterShift.objects.filter(collector=collector, status=CounterShift.Status.OPEN).first()
 
 
-def shift_refunds_fen(*, shift: CounterShift, until: dt.datetime) -> int:
-    """Cash paid back at the counter during the shift: refunds of counter payments that
-    succeeded (finance approved them: the cash goes out at once) between opening and `until`
-    and that this collector requested or had taken (automatic refunds have no requester). The
-    model records no pay-out desk, so this is the closest owner it shows."""
-    total = (
-        Refund.objects.filter(
-            Q(requested_by=shift.collector) | Q(order__collector=shift.collector),
-            order__provider=Provider.COUNTER,
-            status=Refund.Status.SUCCEEDED,
-            succeeded_at__gte=shift.opened_at,
-            succeeded_at__lte=until,
-        )
-        .distinct()
-        .aggregate(total=Sum("amount_fen"))["total"]
+def shift_refunds_fen(*, shift: CounterShift) -> dict[str, int]:
+    """Per channel, the counter refunds this shift paid out (`Refund.paid_out_shift`): each
+    refund lowers exactly one drawer, through its order's channel."""
+    rows = (
+        Refund.objects.filter(paid_out_shift=shift, status=Refund.Status.SUCCEEDED)
+        .values("order__channel")
+        .annotate(total=Sum("amount_fen"))
     )
-    return int(total or 0)
+    return {row["order__channel"]: int(row["total"] or 0) for row in rows}
 
 
-def shift_expected(*, shift: CounterShift, until: dt.datetime | None = None) -> dict[str, int]:
+def shift_expected(*, shift: CounterShift) -> dict[str, int]:
     """Per channel, what the drawer should hold: the shift's PAID counter payments (voided ones
-    excluded), less cash refunds paid out, plus the opening float in cash."""
+    excluded), less the refunds it paid out, plus the opening float in cash."""
     rows = (
         PaymentOrder.objects.filter(
             shift=shift, provider=Provider.COUNTER, status=PaymentOrder.Status.PAID
@@ -120,11 +112,22 @@ def shift_expected(*, shift: CounterShift, until: dt.datetime | None = None) -> 
         .annotate(total=Sum("paid_fen"))
     )
     paid = {row["channel"]: int(row["total"] or 0) for row in rows}
-    expected = {channel: paid.get(channel, 0) for channel in COUNTER_CHANNEL_ORDER}
-    expected[Channel.CASH] += shift.opening_float_fen - shift_refunds_fen(
-        shift=shift, until=until or clock.now()
-    )
+    refunded = shift_refunds_fen(shift=shift)
+    expected = {
+        channel: paid.get(channel, 0) - refunded.get(channel, 0)
+        for channel in COUNTER_CHANNEL_ORDER
+    }
+    expected[Channel.CASH] += shift.opening_float_fen
     return expected
+
+
+def refunds_awaiting_payout() -> QuerySet[Refund]:
+    """Approved counter refunds no collector has paid out yet (待柜台付款), oldest first."""
+    return (
+        Refund.objects.filter(order__provider=Provider.COUNTER, status=Refund.Status.PROCESSING)
+        .select_related("order")
+        .order_by("decided_at", "pk")
+    )
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,8 @@ from django.db import models
 from django.db.models import Q
 
 from heatdesk.core.ids import new_public_id
-from heatdesk.payments.models.orders import PaymentOrder
+from heatdesk.payments.models.counter import CounterShift
+from heatdesk.payments.models.orders import PaymentOrder, Provider
 
 
 def _refund_public_id() -> str:
@@ -15,7 +16,9 @@ def _refund_public_id() -> str:
 class Refund(models.Model):
     """退款: part or all of a paid order given back, requested by staff and approved by finance
     (two different people), then sent to the provider under `out_refund_no` (minted and committed
-    before the call; a retry reuses the number and the amount). Counter refunds are paid in cash.
+    before the call; a retry reuses the number and the amount). A counter refund, once approved,
+    waits PROCESSING (待柜台付款) until a collector pays it out of an open shift
+    (`paid_out_shift`), through the order's channel.
     The sum of refunds not CLOSED/REJECTED never exceeds the order's paid amount, checked under a
     row lock on the order."""
 
@@ -93,6 +96,15 @@ class Refund(models.Model):
     next_check_at = models.DateTimeField(null=True, blank=True)
     check_attempts = models.PositiveSmallIntegerField(default=0)
     needs_attention = models.BooleanField("待人工处理", default=False)
+    # The one shift whose drawer paid this counter refund out (None for online refunds).
+    paid_out_shift = models.ForeignKey(
+        CounterShift,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="refunds_paid_out",
+        verbose_name="付款班次",
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -106,3 +118,9 @@ class Refund(models.Model):
 
     def __str__(self) -> str:
         return self.out_refund_no
+
+    def status_label(self) -> str:
+        """The status as people read it: an approved counter refund waits for the counter."""
+        if self.status == self.Status.PROCESSING and self.order.provider == Provider.COUNTER:
+            return "待柜台付款"
+        return str(self.get_status_display())

@@ -94,7 +94,7 @@ def shift_close(
         if row.status != CounterShift.Status.OPEN:
             raise Conflict("该班次已结班。", code="shift_closed")
         now = clock.now()
-        expected = shift_expected(shift=row, until=now)
+        expected = shift_expected(shift=row)
         differences = {c: counts[c] - expected[c] for c in COUNTER_CHANNEL_ORDER}
         difference = sum(differences.values())
         uneven = any(differences.values())

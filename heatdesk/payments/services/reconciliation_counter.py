@@ -6,12 +6,10 @@
 2. What the collector counted must equal what was expected: a drawer difference (长短款) is
    listed per channel with the collector's note.
 
-3. Every cash refund of a counter payment that succeeded that day must have been paid out of
-   exactly one shift's drawer (`shift_refunds_fen` counts it in the shifts of its requester and
-   of the collector who took the payment, open when it succeeded). A refund approved while
-   neither had a shift open left no drawer: the cash went out unbooked; one counted by two
-   shifts lowered two drawers. Either is listed (local = the refund, provider = what the
-   shifts counted).
+3. Every refund of a counter payment that succeeded that day must name the one shift that paid
+   it out (`Refund.paid_out_shift`, set by `refund_cash_payout`; that shift's expected amount
+   for the order's channel is lower by it). A counter refund SUCCEEDED without one left no
+   drawer: the money went out unbooked (local = the refund, provider = 0).
 
 All are AMOUNT_MISMATCH items (local = expected, provider = the other side), keyed by shift and
 channel (or by refund) so a re-run updates them rather than adding more.
@@ -21,7 +19,6 @@ import datetime as dt
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Q
 
 from heatdesk.core import clock
 from heatdesk.payments.models import (
@@ -47,7 +44,7 @@ def _shift_findings(shift: CounterShift) -> list[dict[str, Any]]:
 
     recorded = _fen_map(shift.expected)
     counted = _fen_map(shift.counted)
-    now_expected = shift_expected(shift=shift, until=shift.closed_at)
+    now_expected = shift_expected(shift=shift)
     found = []
     for channel in COUNTER_CHANNEL_ORDER:
         exp, cnt, calc = recorded.get(channel, 0), counted.get(channel, 0), now_expected[channel]
@@ -88,7 +85,7 @@ def _shift_findings(shift: CounterShift) -> list[dict[str, Any]]:
 def _refund_findings(
     start: dt.datetime, end: dt.datetime
 ) -> tuple[list[Refund], list[dict[str, Any]]]:
-    """Counter refunds paid out in [start, end) and those not paid out of exactly one shift."""
+    """Counter refunds that succeeded in [start, end), and those no shift paid out."""
     refunds = list(
         Refund.objects.filter(
             order__provider=Provider.COUNTER,
@@ -99,39 +96,24 @@ def _refund_findings(
         .select_related("order")
         .order_by("succeeded_at", "pk")
     )
-    found = []
-    for refund in refunds:
-        at = refund.succeeded_at
-        people = {p for p in (refund.requested_by_id, refund.order.collector_id) if p}
-        # The same rule as `shift_refunds_fen`: a shift of one of them, open at that moment.
-        shifts = list(
-            CounterShift.objects.filter(collector_id__in=people, opened_at__lte=at)
-            .filter(Q(closed_at__isnull=True) | Q(closed_at__gte=at))
-            .order_by("opened_at", "pk")
-            .values_list("public_id", flat=True)
-        )
-        if len(shifts) == 1:
-            continue
-        found.append(
-            {
-                "key": f"refund:{refund.out_refund_no}",
-                "provider_fen": refund.amount_fen * len(shifts),
-                "local_fen": refund.amount_fen,
-                "out_trade_no": refund.order.out_trade_no,
-                "order": refund.order,
-                "refund": refund,
-                "detail": {
-                    "check": "refund",
-                    "out_refund_no": refund.out_refund_no,
-                    "shifts": shifts,
-                    "message": (
-                        "柜台退款未计入任何班次（审批时无当班班次），现金去向需核实"
-                        if not shifts
-                        else "柜台退款被多个班次重复扣减"
-                    ),
-                },
-            }
-        )
+    found = [
+        {
+            "key": f"refund:{refund.out_refund_no}",
+            "provider_fen": 0,
+            "local_fen": refund.amount_fen,
+            "out_trade_no": refund.order.out_trade_no,
+            "order": refund.order,
+            "refund": refund,
+            "detail": {
+                "check": "refund",
+                "out_refund_no": refund.out_refund_no,
+                "channel": refund.order.channel,
+                "message": "柜台退款已退款但没有付款班次，资金去向需核实",
+            },
+        }
+        for refund in refunds
+        if refund.paid_out_shift_id is None
+    ]
     return refunds, found
 
 

@@ -233,12 +233,17 @@ def test_void_of_a_prepayment_takes_the_credit_back(collector, finance, house_b,
 
 
 def test_cash_refunds_paid_out_lower_the_expected_cash(collector, finance, house_b, shift):
-    from heatdesk.payments.services.refunds import refund_approve, refund_request
+    from heatdesk.payments.services.refunds import (
+        refund_approve,
+        refund_cash_payout,
+        refund_request,
+    )
 
     # given: a prepayment of 500 元, 200 元 of it refunded in cash during the shift
     order = take(collector, house_b, "k1", amount_fen=50000)
     refund = refund_request(order=order, amount_fen=20000, reason="多缴退还", by=collector)
     refund_approve(refund=refund, by=finance)
+    refund_cash_payout(refund=refund, collector=collector)
     # a refunded payment can no longer be voided
     with pytest.raises(Conflict) as refused:
         counter_payment_void(order=order, supervisor=finance, reason="x")

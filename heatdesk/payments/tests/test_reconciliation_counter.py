@@ -1,6 +1,6 @@
 """Counter reconciliation (柜台日结) of a day with real closed shifts: a balanced day, a drawer
-difference, a payment voided while its shift was open, and cash refunds that no drawer, or two
-drawers, paid out."""
+difference, a payment voided while its shift was open, refunds paid out of exactly one shift,
+and a counter refund that succeeded without a paying shift."""
 
 # ruff: noqa: F811 - pytest fixtures imported from counter_support
 
@@ -9,14 +9,23 @@ import datetime as dt
 import pytest
 
 from heatdesk.accounts.roles import ROLE_COLLECTOR
-from heatdesk.audit.models import AuditEntry
+from heatdesk.core import clock
 from heatdesk.core.errors import Conflict
-from heatdesk.payments.models import CounterShift, ReconciliationItem, ReconciliationReport
+from heatdesk.payments.models import (
+    CounterShift,
+    ReconciliationItem,
+    ReconciliationReport,
+    Refund,
+)
 from heatdesk.payments.services.counter import counter_payment_record, counter_payment_void
 from heatdesk.payments.services.counter_shifts import shift_close, shift_open
 from heatdesk.payments.services.reconciliation import reconcile_day
 from heatdesk.payments.services.reconciliation_review import reconciliation_item_resolve
-from heatdesk.payments.services.refunds import refund_approve, refund_request
+from heatdesk.payments.services.refunds import (
+    refund_approve,
+    refund_cash_payout,
+    refund_request,
+)
 from heatdesk.payments.tests.counter_support import (  # noqa: F401 - fixtures
     BILL,
     bill,
@@ -113,20 +122,65 @@ def test_a_payment_voided_in_its_open_shift_leaves_the_day_balanced_and_a_late_v
     assert items(again) == []
 
 
-def test_a_cash_refund_approved_after_the_close_with_no_shift_open_is_listed(
+def test_a_refund_approved_after_the_close_waits_and_is_paid_out_of_the_next_shift(
     collector, finance, house_b, shift
 ):
     order = take(collector, house_b, "k1", amount_fen=50000)
     shift_close(shift=shift, counted={"cash": FLOAT + 50000}, by=collector)
-    assert reconcile_day(provider="counter", day=DAY).status == "balanced"
-    # when: the refund is approved after the collector closed; no drawer pays it out
+    # when: finance approves after the close; no drawer has paid anything out yet
     refund = refund_request(order=order, amount_fen=20000, reason="多缴退还", by=collector)
     refund_approve(refund=refund, by=finance)
+    waiting = reconcile_day(provider="counter", day=DAY)
+    assert waiting.status == ReconciliationReport.Status.BALANCED
+    assert (waiting.totals["local"]["refunds"], items(waiting)) == (0, [])
+    # then: the next shift pays it out and its drawer is 200 元 lower
+    later = shift_open(collector=collector, opening_float_fen=FLOAT)
+    refund_cash_payout(refund=refund, collector=collector)
+    closed = shift_close(shift=later, counted={"cash": FLOAT - 20000}, by=collector)
+    assert closed.expected["cash"] == FLOAT - 20000
+    # the first shift is untouched: its drawer was counted before the refund
+    assert CounterShift.objects.get(pk=shift.pk).expected["cash"] == FLOAT + 50000
 
     report = reconcile_day(provider="counter", day=DAY)
 
-    # the closed shift still agrees with itself: its drawer was counted before the refund
-    assert CounterShift.objects.get(pk=shift.pk).expected["cash"] == FLOAT + 50000
+    assert report.status == ReconciliationReport.Status.BALANCED
+    assert items(report) == []
+    assert len(report.totals["shifts"]) == 2
+    assert (report.totals["local"]["refunds"], report.totals["local"]["refund_fen"]) == (1, 20000)
+
+
+def test_a_refund_paid_out_by_another_collector_lowers_only_that_drawer(
+    finance, collector, house_b, shift
+):
+    # given: collector 1 took the payment; collector 2, also on shift, pays its refund out
+    other = make_staff("collector2", ROLE_COLLECTOR)
+    order = take(collector, house_b, "k1", amount_fen=50000)
+    other_shift = shift_open(collector=other, opening_float_fen=FLOAT)
+    refund = refund_request(order=order, amount_fen=20000, reason="多缴退还", by=collector)
+    refund_approve(refund=refund, by=finance)
+    refund_cash_payout(refund=refund, collector=other)
+    mine = shift_close(shift=shift, counted={"cash": FLOAT + 50000}, by=collector)
+    theirs = shift_close(shift=other_shift, counted={"cash": FLOAT - 20000}, by=other)
+    assert (mine.expected["cash"], theirs.expected["cash"]) == (FLOAT + 50000, FLOAT - 20000)
+
+    report = reconcile_day(provider="counter", day=DAY)
+
+    assert report.status == ReconciliationReport.Status.BALANCED
+    assert items(report) == []
+
+
+def test_a_counter_refund_succeeded_without_a_paying_shift_is_listed(
+    collector, finance, house_b, shift
+):
+    # given: a refund marked succeeded with no shift, as approvals did before payouts existed
+    order = take(collector, house_b, "k1", amount_fen=50000)
+    shift_close(shift=shift, counted={"cash": FLOAT + 50000}, by=collector)
+    refund = refund_request(order=order, amount_fen=20000, reason="多缴退还", by=collector)
+    refund_approve(refund=refund, by=finance)
+    Refund.objects.filter(pk=refund.pk).update(status="succeeded", succeeded_at=clock.now())
+
+    report = reconcile_day(provider="counter", day=DAY)
+
     assert report.status == ReconciliationReport.Status.DISCREPANT
     assert items(report) == [
         ("amount_mismatch", "open", f"refund:{refund.out_refund_no}", 0, 20000)
@@ -137,48 +191,8 @@ def test_a_cash_refund_approved_after_the_close_with_no_shift_open_is_listed(
         order.pk,
         order.out_trade_no,
     )
-    assert item.detail["shifts"] == []
+    assert item.detail["channel"] == "cash"
     assert (report.totals["local"]["refunds"], report.totals["local"]["refund_fen"]) == (1, 20000)
-    assert AuditEntry.objects.filter(action="payments.refund_approve").count() == 1
-
-
-def test_a_cash_refund_paid_out_of_the_next_shift_balances(collector, finance, house_b, shift):
-    order = take(collector, house_b, "k1", amount_fen=50000)
-    shift_close(shift=shift, counted={"cash": FLOAT + 50000}, by=collector)
-    later = shift_open(collector=collector, opening_float_fen=FLOAT)
-    refund = refund_request(order=order, amount_fen=20000, reason="多缴退还", by=collector)
-    refund_approve(refund=refund, by=finance)
-    closed = shift_close(shift=later, counted={"cash": FLOAT - 20000}, by=collector)
-    assert closed.expected["cash"] == FLOAT - 20000
-
-    report = reconcile_day(provider="counter", day=DAY)
-
-    assert report.status == ReconciliationReport.Status.BALANCED
-    assert items(report) == []
-    assert len(report.totals["shifts"]) == 2
-    assert report.totals["local"]["refund_fen"] == 20000
-
-
-def test_a_cash_refund_taken_off_two_drawers_is_listed(finance, collector, house_b, shift):
-    # given: collector 1 took the payment; collector 2 asked for its refund; both on shift
-    other = make_staff("collector2", ROLE_COLLECTOR)
-    order = take(collector, house_b, "k1", amount_fen=50000)
-    other_shift = shift_open(collector=other, opening_float_fen=FLOAT)
-    refund = refund_request(order=order, amount_fen=20000, reason="多缴退还", by=other)
-    refund_approve(refund=refund, by=finance)
-    # each shift's expected cash is lowered by the same refund
-    mine = shift_close(shift=shift, counted={"cash": FLOAT + 30000}, by=collector)
-    theirs = shift_close(shift=other_shift, counted={"cash": FLOAT - 20000}, by=other)
-    assert (mine.expected["cash"], theirs.expected["cash"]) == (FLOAT + 30000, FLOAT - 20000)
-
-    report = reconcile_day(provider="counter", day=DAY)
-
-    assert report.status == ReconciliationReport.Status.DISCREPANT
-    assert items(report) == [
-        ("amount_mismatch", "open", f"refund:{refund.out_refund_no}", 40000, 20000)
-    ]
-    item = ReconciliationItem.objects.get(report=report)
-    assert sorted(item.detail["shifts"]) == sorted([shift.public_id, other_shift.public_id])
 
 
 def test_a_recorded_expected_that_no_longer_matches_the_payments_is_listed(

@@ -15,6 +15,7 @@ from heatdesk.core import clock
 from heatdesk.core.errors import Conflict, PermissionDenied, ValidationFailed
 from heatdesk.payments.models import PaymentAlert, Provider, Refund
 from heatdesk.payments.services import refunds
+from heatdesk.payments.services.counter_shifts import shift_open
 from heatdesk.payments.tests.support_refunds import (  # noqa: F401 - fixtures
     money_state,
     paid_order,
@@ -273,12 +274,28 @@ def test_alipay_fund_change_n_is_confirmed_by_the_refund_query(
 # --- Counter ------------------------------------------------------------------------------------
 
 
-def test_a_counter_refund_is_paid_in_cash_on_approval(bill, house_a, collector, finance):
+def test_an_approved_counter_refund_waits_for_the_counter_with_nothing_posted(
+    bill, house_a, collector, finance
+):
     order = paid_order(provider=Provider.COUNTER, bill=bill, collector=collector)
     refund = request(order, 1000, collector)
-    done = refunds.refund_approve(refund=refund, by=finance)
-    assert (done.status, done.succeeded_at is not None) == (S.SUCCEEDED, True)
-    assert "现金" in done.decision_note
+    before = money_state(house_a)
+    approved = refunds.refund_approve(refund=refund, by=finance)
+    assert (approved.status, approved.succeeded_at, approved.paid_out_shift_id) == (
+        S.PROCESSING,
+        None,
+        None,
+    )
+    assert approved.status_label() == "待柜台付款"
+    assert (approved.decided_by_id, approved.provider_request) == (finance.pk, "")
+    assert money_state(house_a) == before  # no money has left a drawer yet
+    assert fresh(bill).status == Bill.Status.PAID
+    # the provider follow-up leaves it alone: only a collector's payout moves it
+    assert refunds.refund_sync(approved).status == S.PROCESSING
+    # then a collector pays it out of an open shift
+    shift = shift_open(collector=collector, opening_float_fen=0)
+    done = refunds.refund_cash_payout(refund=approved, collector=collector)
+    assert (done.status, done.paid_out_shift_id) == (S.SUCCEEDED, shift.pk)
     assert money_state(house_a)["refunds"] == [(refund.out_refund_no, 1000)]
     assert fresh(bill).status == Bill.Status.PARTIALLY_PAID
 

@@ -10,6 +10,7 @@ from heatdesk.billing import services as billing
 from heatdesk.billing.tests.factories import make_season, make_tariff
 from heatdesk.payments.models import Provider, Refund
 from heatdesk.payments.services import refunds
+from heatdesk.payments.services.counter_shifts import shift_open
 from heatdesk.payments.tests.support_refunds import money_state, paid_order
 
 pytestmark = pytest.mark.django_db
@@ -30,11 +31,26 @@ def _act(user, action, refund):
     return client.post(URL, {"action": action, "_selected_action": [refund.pk]}, follow=True)
 
 
-def test_finance_approves_a_counter_refund_in_the_admin(order, house_a, collector, finance):
+def test_finance_approves_and_a_collector_pays_out_a_counter_refund_in_the_admin(
+    order, house_a, collector, finance
+):
     refund = refunds.refund_request(order=order, amount_fen=1000, reason="多缴", by=collector)
+    before = money_state(house_a)
     answer = _act(finance, "approve_selected", refund)
     assert answer.status_code == 200
-    assert Refund.objects.get(pk=refund.pk).status == "succeeded"
+    assert Refund.objects.get(pk=refund.pk).status == "processing"
+    assert money_state(house_a) == before
+    listing = Client()
+    listing.force_login(finance)
+    assert "待柜台付款" in listing.get(URL).content.decode()
+    # without an open shift the payout is refused and nothing changes
+    refused = _act(collector, "payout_selected", refund)
+    assert "请先开班" in refused.content.decode()
+    assert Refund.objects.get(pk=refund.pk).status == "processing"
+    shift = shift_open(collector=collector, opening_float_fen=0)
+    _act(collector, "payout_selected", refund)
+    row = Refund.objects.get(pk=refund.pk)
+    assert (row.status, row.paid_out_shift_id) == ("succeeded", shift.pk)
     assert money_state(house_a)["refunds"] == [(refund.out_refund_no, 1000)]
 
 

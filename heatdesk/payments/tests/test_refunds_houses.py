@@ -16,6 +16,7 @@ from heatdesk.payments.models import PaymentAlert, PaymentOrder, PaymentOrderIte
 from heatdesk.payments.providers.config import alipay_client
 from heatdesk.payments.services import refunds
 from heatdesk.payments.services.refunds import refund_split
+from heatdesk.payments.services.refunds_houses import refund_post_to_ledger
 from heatdesk.payments.services.settlement import order_settle
 from heatdesk.payments.tests.orders_support import BILL_FEN, bill_status, payments_of
 from heatdesk.payments.tests.support_refunds import sim  # noqa: F401 - fixture
@@ -142,5 +143,5 @@ def test_a_two_house_order_refunded_in_two_parts_gives_each_house_back_its_share
     assert not Refund.objects.filter(needs_attention=True).exists()
     assert not PaymentAlert.objects.filter(kind="refund_abnormal").exists()
     # a repeat of the ledger step posts nothing more
-    refunds._on_succeeded(Refund.objects.select_related("order").get(pk=two.pk), by=None)
+    refund_post_to_ledger(refund=Refund.objects.select_related("order").get(pk=two.pk), by=None)
     assert len(_refunds_of(first)) == len(_refunds_of(second)) == 2
