@@ -10,6 +10,7 @@ first, then each scenario, which is printed beside its ceiling as a ratio.
 
 import argparse
 import base64
+import contextlib
 import dataclasses
 import datetime as dt
 import functools
@@ -277,6 +278,8 @@ def main(argv: list[str] | None = None) -> None:
     scenarios = load_all()
     args = parse_args(argv, sorted(scenarios))
     chosen = [scenarios[args.scenario]] if args.scenario else list(scenarios.values())
+    if args.scenario and isinstance(chosen[0], HttpLoad):
+        chosen = [scenarios[name] for name in chosen[0].with_scenarios] + chosen
     selected = [s for s in chosen if isinstance(s, HttpLoad)]
     processes = [s for s in chosen if isinstance(s, ProcessLoad)]
     wrk = find_wrk(install=not args.no_install)
@@ -338,7 +341,16 @@ def main(argv: list[str] | None = None) -> None:
             measured.append(measure_pgbench(pgbench, pgbench_db))
             for load in selected:
                 print(f"== scenario {load.name}: {load.description}")
-                m = measure_http(load, ctx=ctx, server=server, target=target, wrk=wrk, args=args)
+                own = load.own_server(ctx, config) if load.own_server else None
+                with own or contextlib.nullcontext(server) as serving:
+                    here = dataclasses.replace(ctx, base_url=serving.config.base_url)
+                    m = measure_http(
+                        load, ctx=here, server=serving, target=target, wrk=wrk, args=args
+                    )
+                    if load.after is not None:
+                        figures = load.after(here)
+                        print(f"   after: {figures}")
+                        m.description += f" ({figures})"
                 m.queries = queries.get(load.name)
                 measured.append(m)
                 measured.extend(

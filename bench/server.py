@@ -105,11 +105,18 @@ def _stop(server: Server) -> None:
 
 @contextmanager
 def running(
-    config: ServerConfig, *, env: dict[str, str], log_path: Path, probe: str
+    config: ServerConfig,
+    *,
+    env: dict[str, str],
+    log_path: Path,
+    probe: str,
+    app: str = "heatdesk.config.wsgi:application",
+    python: Path | None = None,
 ) -> Iterator[Server]:
-    """Start granian and wait until `probe` answers 200; stop its process group on exit."""
+    """Start granian and wait until `probe` answers 200; stop its process group on exit.
+    `app` and `python` (whose venv's granian serves it) let a peer run in its own venv."""
     command = [
-        str(Path(sys.executable).parent / "granian"),
+        str(Path(python or sys.executable).parent / "granian"),
         "--interface",
         "wsgi",
         "--host",
@@ -125,7 +132,7 @@ def running(
         "warning",
         "--working-dir",
         str(ROOT),
-        "heatdesk.config.wsgi:application",
+        app,
     ]
     if not Path(command[0]).exists():
         command[0] = "granian"

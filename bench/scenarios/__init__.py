@@ -10,8 +10,13 @@ editing.
 import importlib
 import pkgutil
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from bench.server import Server, ServerConfig
 
 
 @dataclass(frozen=True)
@@ -55,6 +60,14 @@ class HttpLoad:
     server_env: Callable[[Path], dict[str, str]] | None = None
     # More rows for the same measurement, each (row name, ceiling name), without a target.
     also_against: tuple[tuple[str, str], ...] = ()
+    # Another application instead of HeatDesk (a peer package in its own venv): a context manager
+    # that makes its database, starts its server (given HeatDesk's server config) and stops it
+    # afterwards, and a function that reads figures from its data after the load (printed and
+    # kept with the measurement; not a pass/fail check).
+    own_server: "Callable[[Context, ServerConfig], AbstractContextManager[Server]] | None" = None
+    after: Callable[[Context], str] | None = None
+    # Scenarios measured in the same run when this one is picked alone with --scenario.
+    with_scenarios: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
