@@ -380,7 +380,7 @@ def refund_payout(request: HttpRequest, public_id: str) -> dict[str, Any]:
     """The money goes back through the order's channel (cash from the drawer, a POS refund on
     the terminal, a transfer back) and lowers that channel's expected amount in this shift.
     Permission: `payments.take_counter_payment`. Errors: `refund_not_found` (404),
-    `shift_not_open`, `refund_not_approved`, `refund_already_paid_out`, `refund_not_payable`,
+    `no_open_shift`, `refund_not_approved`, `refund_already_paid_out`, `refund_not_payable`,
     `refund_not_counter` (409)."""
     user = staff_with(request, TAKE)
     refund = Refund.objects.select_related("order").filter(public_id=public_id).first()

@@ -51,7 +51,7 @@ def refund_cash_payout(*, refund: Refund, collector: User) -> Refund:
             .first()
         )
         if shift is None:
-            raise Conflict("请先开班，再办理退款付款。", code="shift_not_open")
+            raise Conflict("请先开班，再办理退款付款。", code="no_open_shift")
         row = _fresh(refund)
         if row.status != Status.PROCESSING:
             raise _not_payable(row)

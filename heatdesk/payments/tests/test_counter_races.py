@@ -93,3 +93,53 @@ def test_payments_racing_the_close_are_either_counted_or_refused(shared_database
     assert row.status == "closed"
     assert row.expected["cash"] == expected
     assert Bill.objects.get().paid_fen == 10000 * len(taken)
+
+
+def _payout(index: int, barrier: Any, refund_id: int, collector_ids: list[int]) -> str:
+    from heatdesk.accounts.models import User
+    from heatdesk.payments.models import Refund
+    from heatdesk.payments.services.refunds import refund_cash_payout
+
+    refund = Refund.objects.select_related("order").get(pk=refund_id)
+    collector = User.objects.get(pk=collector_ids[index])
+    barrier.wait(timeout=60)
+    try:
+        paid = refund_cash_payout(refund=refund, collector=collector)
+    except Conflict as exc:
+        return exc.code
+    return f"paid:{paid.paid_out_shift_id}"
+
+
+def test_two_collectors_paying_out_the_same_refund_one_wins(shared_database):
+    from heatdesk.payments.counter_selectors import shift_expected
+    from heatdesk.payments.models import Refund
+    from heatdesk.payments.services.counter import counter_payment_record
+    from heatdesk.payments.services.counter_shifts import shift_open
+    from heatdesk.payments.services.refunds import refund_approve, refund_request
+
+    house, collector, shift = _setup()
+    other = make_staff("collector-race-2", "collector")
+    other_shift = shift_open(collector=other, opening_float_fen=0)
+    finance = make_staff("finance-race", "finance")
+    order = counter_payment_record(
+        collector=collector, house=house, channel="cash", amount_fen=10000, idempotency_key="r"
+    )
+    refund = refund_request(order=order, amount_fen=4000, reason="多缴退还", by=collector)
+    refund_approve(refund=refund, by=finance)
+    # when: both collectors press "pay out" at the same instant
+    answers = in_processes(_payout, [(refund.pk, [collector.pk, other.pk])] * 2)
+    # then: one paid it out, the other was refused, and exactly one drawer is lower
+    winners = [a for a in answers if a.startswith("paid:")]
+    assert len(winners) == 1
+    assert [a for a in answers if not a.startswith("paid:")] == ["refund_already_paid_out"]
+    row = Refund.objects.get(pk=refund.pk)
+    assert row.status == "succeeded"
+    assert winners[0] == f"paid:{row.paid_out_shift_id}"
+    cash = {s.pk: shift_expected(shift=s)["cash"] for s in (shift, other_shift)}
+    lowered = {shift.pk: 10000 - 4000, other_shift.pk: -4000}
+    untouched = {shift.pk: 10000, other_shift.pk: 0}
+    assert cash == {
+        pk: lowered[pk] if pk == row.paid_out_shift_id else untouched[pk] for pk in cash
+    }
+    assert LedgerEntry.objects.filter(kind="refund").count() == 1
+    assert Bill.objects.get().paid_fen == 10000 - 4000
