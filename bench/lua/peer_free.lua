@@ -1,0 +1,73 @@
+-- Scenario peer-django-appointment: booking-free's load (bench/lua/booking_free.lua) against the
+-- django-appointment peer: POST /peer/appointments, every request a slot nobody else asks for
+-- (20 staff members, each with its own 5-minute service, 287 slots a day), as the next client.
+-- The same request order, stride and offset file as booking-free.
+-- Arguments: [1] offset file, [2] staff ids (comma-separated), [3] their service ids,
+-- [4] first client id, [5] clients, [6] first day's 00:00 as a UTC epoch, [7] starts per day,
+-- [8] days.
+dofile("report.lua")
+
+local STRIDE = 4 -- more than wrk's threads: thread t takes indexes t-1, t-1+STRIDE, …
+local staff, services = {}, {}
+local offset, first_client, clients, day0, per_day, days
+local i = 0
+counter, offset_file = 0, nil -- globals: done() reads them from the threads
+
+local all_threads = {}
+local report_setup, report_done = setup, done
+function setup(thread)
+  report_setup(thread)
+  table.insert(all_threads, thread)
+end
+
+local function read_offset(path)
+  local file = io.open(path, "r")
+  if not file then return 0 end
+  local value = tonumber(file:read("*l")) or 0
+  file:close()
+  return value
+end
+
+local function ids(csv)
+  local out = {}
+  for value in string.gmatch(csv, "%d+") do table.insert(out, tonumber(value)) end
+  return out
+end
+
+function init(args)
+  offset_file = args[1]
+  offset = read_offset(offset_file)
+  staff, services = ids(args[2]), ids(args[3])
+  first_client, clients, day0, per_day, days =
+    tonumber(args[4]), tonumber(args[5]), tonumber(args[6]), tonumber(args[7]), tonumber(args[8])
+  seed_random()
+  i = math.random(0, clients - 1)
+end
+
+function request()
+  local k = offset + counter * STRIDE + (tid or 1) - 1
+  counter = counter + 1
+  i = (i + 1) % clients
+  local n = k % #staff
+  local rest = math.floor(k / #staff)
+  local day, slot = math.floor(rest / per_day), rest % per_day
+  assert(day < days, "peer-django-appointment ran out of slots: seed more days")
+  local body = string.format(
+    '{"staff":%d,"service":%d,"client":%d,"date":"%s","start_time":"%02d:%02d"}',
+    staff[n + 1], services[n + 1], first_client + i, os.date("!%Y-%m-%d", day0 + day * 86400),
+    math.floor(slot * 5 / 60), slot * 5 % 60)
+  return wrk.format("POST", "/peer/appointments", {["Content-Type"] = "application/json"}, body)
+end
+
+function done(summary, latency, requests)
+  local most = 0
+  for _, thread in ipairs(all_threads) do
+    most = math.max(most, tonumber(thread:get("counter")) or 0)
+  end
+  local path = all_threads[1]:get("offset_file")
+  local base = read_offset(path)
+  local file = assert(io.open(path, "w"))
+  file:write(tostring(base + (most + 1) * STRIDE) .. "\n")
+  file:close()
+  report_done(summary, latency, requests)
+end
