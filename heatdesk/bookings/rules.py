@@ -43,7 +43,20 @@ def periods_for_day(
     exceptions: Mapping[dt.date, Sequence[TimeRange]] | None,
     calendar: Mapping[dt.date, DayRule],
 ) -> list[tuple[dt.datetime, dt.datetime]]:
-    """Working periods (aware, Asia/Shanghai) of one resource on `day`.
+    """Working periods (aware, Asia/Shanghai) of one resource on `day`."""
+    return periods_of(
+        day, ranges_for_day(day=day, weekly=weekly, exceptions=exceptions, calendar=calendar)
+    )
+
+
+def ranges_for_day(
+    *,
+    day: dt.date,
+    weekly: Mapping[int, Sequence[TimeRange]],
+    exceptions: Mapping[dt.date, Sequence[TimeRange]] | None,
+    calendar: Mapping[dt.date, DayRule],
+) -> list[TimeRange]:
+    """Working hours (local clock times, sorted) of one resource on `day`.
 
     Precedence: the resource's own exception for the day (an empty list = closed), then the
     company calendar (holiday = closed, make-up day = the plan of `as_weekday`), then the plan.
@@ -56,7 +69,11 @@ def periods_for_day(
             return []
         weekday = rule.as_weekday if rule is not None else day.weekday()
         ranges = weekly.get(weekday, ())
-    return [(local_dt(day, starts), local_dt(day, ends)) for starts, ends in sorted(ranges)]
+    return sorted(ranges)
+
+
+def periods_of(day: dt.date, ranges: Sequence[TimeRange]) -> list[tuple[dt.datetime, dt.datetime]]:
+    return [(local_dt(day, starts), local_dt(day, ends)) for starts, ends in ranges]
 
 
 def slot_starts(

@@ -9,10 +9,12 @@ booking services re-check everything under the database's guard.
 import datetime as dt
 from bisect import bisect_left, bisect_right
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from django.db.models import Count, Prefetch, Q, QuerySet
+from django.db import connections
+from django.db.models import BigIntegerField, Count, Func, Prefetch, Q, QuerySet
 
 from heatdesk.accounts.models import User
 from heatdesk.bookings.models import (
@@ -30,7 +32,10 @@ from heatdesk.bookings.rules import (
     TimeRange,
     Timing,
     is_slot_start,
+    local_dt,
     periods_for_day,
+    periods_of,
+    ranges_for_day,
 )
 from heatdesk.core import clock
 from heatdesk.core.errors import NotFound
@@ -178,97 +183,105 @@ def availability(
     active = Booking.objects.filter(active_q(now=now), resource_id__in=resource_ids)
     if ignore_booking_id is not None:
         active = active.exclude(pk=ignore_booking_id)
+    # Times are compared as POSIX seconds, and the database sends them as integers: parsing
+    # thousands of timestamps (or comparing aware datetimes) costs more than everything else.
     # Exclusive resources: busy ranges, sorted, non-overlapping (the guard ensures it).
-    # Times are compared as POSIX seconds: comparing aware datetimes of different zones in
-    # the inner loop costs more than the whole rest of the computation.
-    # Exclusive resources: busy ranges, sorted, non-overlapping (the guard ensures it).
-    busy: dict[int, tuple[list[float], list[float]]] = defaultdict(lambda: ([], []))
-    # Windows: active bookings of this service per (resource, start), and how many bookings of
+    busy: dict[int, tuple[list[int], list[int]]] = defaultdict(lambda: ([], []))
+    # Windows: active bookings of this service per resource and start, and how many bookings of
     # every service sharing the window are in progress at each moment (a step profile).
-    taken: dict[tuple[int, float], int] = defaultdict(int)
+    taken: dict[int, dict[float, int]] = defaultdict(dict)
     steps: dict[int, dict[float, int]] = defaultdict(lambda: defaultdict(int))
     if any(r.exclusive for r in resources):
         ranges = (
             active.filter(exclusive=True, blocked_from__lt=window_to, blocked_until__gt=window_from)
             .order_by("resource_id", "blocked_from")
-            .values_list("resource_id", "blocked_from", "blocked_until")
+            .values_list("resource_id", _Epoch("blocked_from"), _Epoch("blocked_until"))
         )
-        for resource_id, blocked_from, blocked_until in ranges:
+        for resource_id, blocked_from, blocked_until in _rows(ranges):
             froms, untils = busy[resource_id]
-            froms.append(blocked_from.timestamp())
-            untils.append(blocked_until.timestamp())
+            froms.append(blocked_from)
+            untils.append(blocked_until)
     if not all(r.exclusive for r in resources):
         groups = (
             active.filter(exclusive=False, starts_at__lt=window_to, ends_at__gt=window_from)
-            .values_list("resource_id", "service_id", "starts_at", "ends_at")
+            .annotate(begins=_Epoch("starts_at"), until=_Epoch("ends_at"))
+            .values_list("resource_id", "service_id", "begins", "until")
             .annotate(n=Count("id"))
             .order_by()
         )
-        for resource_id, service_id, starts_at, ends_at, n in groups:
-            begins = starts_at.timestamp()
+        for resource_id, service_id, begins, until, n in _rows(groups):
             step = steps[resource_id]
             step[begins] += n
-            step[ends_at.timestamp()] -= n
+            step[until] -= n
             if service_id == service.pk:
-                taken[(resource_id, begins)] += n
+                mine = taken[resource_id]
+                mine[begins] = mine.get(begins, 0) + n
 
     before = timing.buffer_before.total_seconds()
     after = (timing.duration + timing.buffer_after).total_seconds()
     earliest_ts = earliest.timestamp()
     duration = timing.duration.total_seconds()
-    plans = [
-        (
-            resource.pk,
-            resource.exclusive,
-            slot_capacity(service=service, resource=resource),
-            resource.capacity_per_slot,
-            _weekly(resource),
-            exceptions.get(resource.pk),
-            busy.get(resource.pk, ([], [])),
-            _Occupancy(steps.get(resource.pk, {})),
-        )
-        for resource in resources
-    ]
+    grid = _Grid(timing)
     offers: dict[float, list[tuple[int, int]]] = defaultdict(list)
     moments: dict[float, dt.datetime] = {}
-    day = first
-    while day <= last:
-        for (
-            resource_id,
-            exclusive,
-            capacity,
-            window_capacity,
-            weekly,
-            day_exceptions,
-            (froms, untils),
-            window,
-        ) in plans:
-            periods = periods_for_day(
-                day=day, weekly=weekly, exceptions=day_exceptions, calendar=calendar
-            )
-            if not periods:
-                continue
-            for starts_at in _starts(periods, timing, only_start):
-                ts = starts_at.timestamp()
+    for resource in resources:
+        resource_id = resource.pk
+        weekly = _weekly(resource)
+        day_exceptions = exceptions.get(resource_id)
+        if only_start is not None:
+            starts: list[float] = []
+            for day in _days(first, last):
+                periods = periods_for_day(
+                    day=day, weekly=weekly, exceptions=day_exceptions, calendar=calendar
+                )
+                if periods and is_slot_start(starts_at=only_start, periods=periods, timing=timing):
+                    starts.append(only_start.timestamp())
+                    moments[only_start.timestamp()] = only_start
+        else:
+            starts = []
+            for day in _days(first, last):
+                ranges_today = ranges_for_day(
+                    day=day, weekly=weekly, exceptions=day_exceptions, calendar=calendar
+                )
+                if ranges_today:
+                    starts.extend(grid.starts(day, ranges_today, moments))
+        if resource.exclusive:
+            froms, untils = busy.get(resource_id, ([], []))
+            for ts in starts:
                 if ts < earliest_ts:
                     continue
-                if exclusive:
-                    i = bisect_right(untils, ts - before)
-                    remaining = 0 if i < len(froms) and froms[i] < ts + after else 1
-                else:
-                    remaining = min(
-                        capacity - taken.get((resource_id, ts), 0),
-                        window_capacity - window.peak(ts, ts + duration),
-                    )
-                if remaining > 0:
-                    offers[ts].append((remaining, resource_id))
-                    moments[ts] = starts_at
-        day += dt.timedelta(days=1)
+                i = bisect_right(untils, ts - before)
+                if not (i < len(froms) and froms[i] < ts + after):
+                    offers[ts].append((1, resource_id))
+            continue
+        capacity = slot_capacity(service=service, resource=resource)
+        window_capacity = resource.capacity_per_slot
+        mine = taken.get(resource_id, {})
+        points, counts = _profile(steps.get(resource_id, {}))
+        for ts in starts:
+            if ts < earliest_ts:
+                continue
+            remaining = capacity - mine.get(ts, 0)
+            if remaining <= 0:
+                continue
+            # The most bookings in progress at one moment of [ts, ts + duration): the count
+            # at ts, or after a later step inside the range (counts are never negative).
+            lo = bisect_right(points, ts)
+            peak = counts[lo - 1] if lo else 0
+            hi = bisect_left(points, ts + duration, lo)
+            if hi > lo:
+                inside = max(counts[lo:hi])
+                if inside > peak:
+                    peak = inside
+            if window_capacity - peak < remaining:
+                remaining = window_capacity - peak
+            if remaining > 0:
+                offers[ts].append((remaining, resource_id))
 
     result = []
     for ts in sorted(offers):
         places = sorted(offers[ts], key=lambda p: (-p[0], p[1]))
-        starts_at = moments[ts]
+        starts_at = moments.get(ts) or dt.datetime.fromtimestamp(ts, tz=clock.SHANGHAI)
         result.append(
             SlotOffer(
                 starts_at=starts_at,
@@ -280,39 +293,91 @@ def availability(
     return result
 
 
-class _Occupancy:
-    """How many bookings a window serves at each moment, as a step function over POSIX seconds:
-    `counts[i]` bookings from `points[i]` until `points[i + 1]`, none before `points[0]`."""
+class _Epoch(Func):
+    """Whole POSIX seconds of a datetime column, as an integer (booking times are whole
+    minutes: on the slot grid, shifted by whole-minute buffers)."""
 
-    def __init__(self, steps: dict[float, int]) -> None:
-        self.points = sorted(steps)
-        self.counts: list[int] = []
-        running = 0
-        for point in self.points:
-            running += steps[point]
-            self.counts.append(running)
+    output_field = BigIntegerField()
+    template = "CAST(FLOOR(EXTRACT(EPOCH FROM %(expressions)s)) AS bigint)"
 
-    def peak(self, start: float, end: float) -> int:
-        """The most bookings in progress at one moment of [start, end)."""
-        first = bisect_right(self.points, start) - 1
-        last = bisect_left(self.points, end)
-        if last <= max(first, 0):
-            return self.counts[first] if first >= 0 else 0
-        return max(self.counts[max(first, 0) : last])
+    def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        return self.as_sql(compiler, connection, template="unixepoch(%(expressions)s)", **extra)
 
 
-def _starts(
-    periods: list[tuple[dt.datetime, dt.datetime]], timing: Timing, only: dt.datetime | None
+def _rows(qs: QuerySet[Any, Any]) -> list[tuple[Any, ...]]:
+    """The rows of a values_list query of plain numbers, straight from the cursor: Django's
+    per-row converters cost as much as the database for a few thousand rows."""
+    sql, params = qs.query.get_compiler(using=qs.db).as_sql()
+    with connections[qs.db].cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+def _days(first: dt.date, last: dt.date) -> Iterable[dt.date]:
+    day = first
+    while day <= last:
+        yield day
+        day += dt.timedelta(days=1)
+
+
+def _profile(steps: dict[float, int]) -> tuple[list[float], list[int]]:
+    """A window's occupancy as a step function over POSIX seconds: `counts[i]` bookings from
+    `points[i]` until `points[i + 1]`, none before `points[0]`."""
+    points = sorted(steps)
+    counts: list[int] = []
+    running = 0
+    for point in points:
+        running += steps[point]
+        counts.append(running)
+    return points, counts
+
+
+class _Grid:
+    """Slot starts of one service, as POSIX seconds, for a day's working ranges.
+
+    The starts of a set of ranges are the same offsets from the local midnight on every day,
+    so they are worked out once per distinct set of ranges (with the same datetime arithmetic
+    as `rules.slot_starts`). A day whose UTC offset changes (daylight saving; none in
+    Asia/Shanghai since 1991) is worked out in full instead.
+    """
+
+    def __init__(self, timing: Timing) -> None:
+        self.timing = timing
+        self.offsets: dict[tuple[TimeRange, ...], list[float]] = {}
+
+    def starts(
+        self, day: dt.date, ranges: Sequence[TimeRange], moments: dict[float, dt.datetime]
+    ) -> list[float]:
+        midnight = clock.local_day_start(day)
+        key = tuple(ranges)
+        if midnight.utcoffset() != local_dt(day, dt.time.max).utcoffset():
+            found = []
+            for period_start, period_end in periods_of(day, key):
+                for moment in _period_starts(period_start, period_end, self.timing):
+                    found.append(moment.timestamp())
+                    moments[moment.timestamp()] = moment
+            return found
+        offsets = self.offsets.get(key)
+        if offsets is None:
+            reference = dt.date(2001, 1, 1)  # any day without a change of UTC offset
+            zero = local_dt(reference, dt.time.min)
+            offsets = [
+                (moment - zero).total_seconds()
+                for period_start, period_end in periods_of(reference, key)
+                for moment in _period_starts(period_start, period_end, self.timing)
+            ]
+            self.offsets[key] = offsets
+        base = midnight.timestamp()
+        return [base + offset for offset in offsets]
+
+
+def _period_starts(
+    period_start: dt.datetime, period_end: dt.datetime, timing: Timing
 ) -> Iterable[dt.datetime]:
-    if only is not None:
-        return [only] if is_slot_start(starts_at=only, periods=periods, timing=timing) else []
-    starts: list[dt.datetime] = []
-    for period_start, period_end in periods:
-        start = period_start + timing.buffer_before
-        while start + timing.duration + timing.buffer_after <= period_end:
-            starts.append(start)
-            start += timing.step
-    return starts
+    start = period_start + timing.buffer_before
+    while start + timing.duration + timing.buffer_after <= period_end:
+        yield start
+        start += timing.step
 
 
 def offers_at(

@@ -1,0 +1,153 @@
+"""In-process timing of `selectors.availability` for the `availability` scenario's shape: one
+service on 20 windows of capacity 3 (Mon–Sat, 14 half-hour slots a day), 30 days, about a third
+of the places booked. It builds that data once in the configured database (its own codes, so it
+can share a database with nothing else of the bench), then times N calls and prints the median.
+
+    DJANGO_SETTINGS_MODULE=heatdesk.config.settings_test \\
+      DATABASE_URL=postgres://postgres@127.0.0.1:5432/<db> \\
+      .venv/bin/python -m bench.scenarios.availability_profile --runs 9 [--profile]
+
+Only the selector is timed (no HTTP, no serialisation of the answer).
+"""
+
+import argparse
+import cProfile
+import datetime as dt
+import os
+import pstats
+import random
+import statistics
+import time
+
+CODE = "prof-availability"
+
+
+def _prepare(first_day: dt.date) -> None:
+    from django.db import transaction
+
+    from bench.scenarios.booking_data import (
+        AVAILABILITY_DAYS,
+        AVAILABILITY_RESOURCES,
+        OFFICE,
+        _service,
+        _window,
+    )
+    from heatdesk.accounts.models import User
+    from heatdesk.bookings.models import Booking, Slot
+    from heatdesk.bookings.rules import periods_for_day, slot_starts
+    from heatdesk.bookings.selectors import timing_of
+
+    with transaction.atomic():
+        windows = [
+            _window(f"{CODE}-w{n:02d}", capacity=3, plan=OFFICE)
+            for n in range(AVAILABILITY_RESOURCES)
+        ]
+        service = _service(
+            CODE,
+            duration_minutes=30,
+            slot_interval_minutes=30,
+            capacity_per_slot=3,
+            min_notice_minutes=120,
+            max_days_ahead=AVAILABILITY_DAYS + 1,
+        )
+        service.resources.set(windows)
+        User.objects.bulk_create([User(username=f"{CODE}-{i}") for i in range(200)])
+        residents = list(
+            User.objects.filter(username__startswith=f"{CODE}-").values_list("pk", flat=True)
+        )
+        rng = random.Random(5)  # noqa: S311 - benchmark data, not security
+        timing = timing_of(service)
+        weekly: dict[int, list[tuple[dt.time, dt.time]]] = {}
+        for d, s, e in OFFICE:
+            weekly.setdefault(d, []).append((s, e))
+        bookings = []
+        for n in range(AVAILABILITY_DAYS):
+            day = first_day + dt.timedelta(days=n)
+            for period in periods_for_day(day=day, weekly=weekly, exceptions=None, calendar={}):
+                for starts_at in slot_starts(period=period, timing=timing):
+                    for window in windows:
+                        booked = rng.choices((0, 1, 2, 3), weights=(45, 25, 20, 10), k=1)[0]
+                        if not booked:
+                            continue
+                        slot = Slot.objects.create(
+                            resource=window,
+                            service=service,
+                            starts_at=starts_at,
+                            ends_at=starts_at + timing.duration,
+                            capacity=3,
+                            booked=booked,
+                        )
+                        for resident in rng.sample(residents, booked):
+                            bookings.append(
+                                Booking(
+                                    service=service,
+                                    resource=window,
+                                    slot=slot,
+                                    exclusive=False,
+                                    resident_id=resident,
+                                    created_by_id=resident,
+                                    starts_at=starts_at,
+                                    ends_at=slot.ends_at,
+                                    blocked_from=starts_at,
+                                    blocked_until=slot.ends_at,
+                                    status=Booking.Status.CONFIRMED,
+                                )
+                            )
+        Booking.objects.bulk_create(bookings, batch_size=2000)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--runs", type=int, default=9)
+    parser.add_argument("--profile", action="store_true", help="also print a cProfile")
+    args = parser.parse_args(argv)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "heatdesk.config.settings_test")
+
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    from heatdesk.bookings import selectors
+    from heatdesk.bookings.models import Service
+    from heatdesk.core import clock
+
+    call_command("migrate", verbosity=0)
+    first_day = clock.local_today() + dt.timedelta(days=1)
+    if not Service.objects.filter(code=CODE).exists():
+        _prepare(first_day)
+    service = Service.objects.get(code=CODE)
+
+    def once() -> int:
+        return len(
+            selectors.availability(
+                service=service,
+                community_id=None,
+                date_from=first_day,
+                date_to=first_day + dt.timedelta(days=29),
+            )
+        )
+
+    slots = once()  # warm the connection and caches
+    times = []
+    for _ in range(args.runs):
+        started = time.perf_counter()
+        once()
+        times.append((time.perf_counter() - started) * 1000)
+    load = os.getloadavg()
+    print(
+        f"availability in-process: {slots} slots, median {statistics.median(times):.1f} ms, "
+        f"min {min(times):.1f}, max {max(times):.1f} over {args.runs} runs; "
+        f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}"
+    )
+    if args.profile:
+        profiler = cProfile.Profile()
+        profiler.enable()
+        for _ in range(5):
+            once()
+        profiler.disable()
+        pstats.Stats(profiler).sort_stats("cumulative").print_stats(30)
+
+
+if __name__ == "__main__":
+    main()
