@@ -8,6 +8,7 @@ import pytest
 import time_machine
 
 from heatdesk.billing.tests.processes import in_processes
+from heatdesk.core import clock
 from heatdesk.core.clock import SHANGHAI
 from heatdesk.payments.models import (
     CounterShift,
@@ -35,7 +36,8 @@ def _reconcile(index: int, barrier: Any) -> tuple[int, str, Any]:
 
 
 def _counter_day_with_two_discrepancies() -> None:
-    """A shift closed 100 元 short, and a cash refund approved after it closed."""
+    """A shift closed 100 元 short, and a counter refund marked succeeded without a paying shift
+    (as approvals did before payouts existed)."""
     from heatdesk.payments.services.counter import counter_payment_record
     from heatdesk.payments.services.counter_shifts import shift_close, shift_open
     from heatdesk.payments.services.refunds import refund_approve, refund_request
@@ -53,6 +55,7 @@ def _counter_day_with_two_discrepancies() -> None:
     shift_close(shift=shift, counted={"cash": 40000}, note="短款", by=collector)
     refund = refund_request(order=order, amount_fen=20000, reason="多缴退还", by=collector)
     refund_approve(refund=refund, by=finance)
+    Refund.objects.filter(pk=refund.pk).update(status="succeeded", succeeded_at=clock.now())
 
 
 def test_two_reconciliations_of_one_day_at_once_make_one_report_with_each_item_once(
