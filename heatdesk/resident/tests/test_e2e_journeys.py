@@ -89,17 +89,12 @@ def test_resident_logs_in_binds_a_house_sees_it_and_unbinds(phone_page: Page, sc
     binding = HouseBinding.objects.get(user=user, ended_at=None)
     assert (binding.house_id, binding.relation) == (house.pk, "owner")
 
-    # and: home lists it with its address and status, and loads in under a second
+    # and: home lists it with its address and status (load time is measured by bench/, not here)
     page.get_by_role("link", name="返回").click()
     houses = page.get_by_test_id("houses")
     expect(houses).to_contain_text(house.address)
     expect(houses).to_contain_text("正常供热")
     screenshot(page, "home-with-house")
-    load_ms = page.evaluate(
-        "() => { const n = performance.getEntriesByType('navigation')[0];"
-        " return n.loadEventEnd - n.startTime; }"
-    )
-    assert 0 < load_ms < 1000
 
     # when: unbind it
     houses.get_by_role("link").first.click()
@@ -110,7 +105,8 @@ def test_resident_logs_in_binds_a_house_sees_it_and_unbinds(phone_page: Page, sc
     # then: home is empty again and the binding is ended, not deleted
     expect(page).to_have_url(re.compile(r"/m/$"))
     expect(page.get_by_test_id("no-houses")).to_be_visible()
-    expect(page.get_by_text("已解绑")).to_be_attached()
+    # the toast (the screen-reader live region repeats it a moment later)
+    expect(page.locator("[data-toast]")).to_have_text("已解绑")
     screenshot(page, "home-after-unbind")
     binding.refresh_from_db()
     assert binding.ended_at is not None
