@@ -97,11 +97,7 @@ def resources_for(*, service: Service, community_id: int | None) -> list[Resourc
         if community_id is None:
             return []
         qs = qs.filter(communities=community_id)
-    return list(
-        qs.order_by("id").prefetch_related(
-            Prefetch("working_hours", queryset=WorkingHours.objects.order_by("weekday", "starts"))
-        )
-    )
+    return list(qs.order_by("id"))
 
 
 def _calendar(first: dt.date, last: dt.date) -> dict[dt.date, DayRule]:
@@ -136,6 +132,19 @@ def _weekly(resource: Resource) -> dict[int, list[TimeRange]]:
     return weekly
 
 
+def _weekly_plans(resource_ids: list[int]) -> dict[int, dict[int, list[TimeRange]]]:
+    """Each resource's weekly plan (weekday → working hours), read as plain values."""
+    plans: dict[int, dict[int, list[TimeRange]]] = {}
+    rows = (
+        WorkingHours.objects.filter(resource_id__in=resource_ids)
+        .order_by("resource_id", "weekday", "starts")
+        .values_list("resource_id", "weekday", "starts", "ends")
+    )
+    for resource_id, weekday, starts, ends in rows:
+        plans.setdefault(resource_id, {}).setdefault(weekday, []).append((starts, ends))
+    return plans
+
+
 def bookable_window(*, service: Service, now: dt.datetime) -> tuple[dt.datetime, dt.date]:
     """The earliest start (minimum notice) and the last local date (maximum days ahead)."""
     earliest = now + dt.timedelta(minutes=service.min_notice_minutes)
@@ -154,6 +163,7 @@ def availability(
     resources: list[Resource] | None = None,
     only_start: dt.datetime | None = None,
     day_rules: "DayRules | None" = None,
+    plans: dict[int, dict[int, list[TimeRange]]] | None = None,
 ) -> list[SlotOffer]:
     """Free slots of `service` between two local dates (inclusive), earliest first.
 
@@ -177,6 +187,8 @@ def availability(
     else:
         calendar = _calendar(first, last)
         exceptions = _exceptions(resource_ids, first, last)
+    if plans is None:
+        plans = _weekly_plans(resource_ids)
     window_from = clock.local_day_start(first)
     window_to = clock.local_day_start(last + dt.timedelta(days=1))
 
@@ -226,7 +238,7 @@ def availability(
     moments: dict[float, dt.datetime] = {}
     for resource in resources:
         resource_id = resource.pk
-        weekly = _weekly(resource)
+        weekly = plans.get(resource_id, {})
         day_exceptions = exceptions.get(resource_id)
         if only_start is not None:
             starts: list[float] = []
@@ -396,14 +408,17 @@ def offers_at(
     on_grid: list[Resource] = []
     calendar: dict[dt.date, DayRule] = {}
     exceptions: dict[int, dict[dt.date, list[TimeRange]]] = {}
+    plans: dict[int, dict[int, list[TimeRange]]] = {}
     if resources:
+        ids = [r.pk for r in resources]
         calendar = _calendar(day, day)
-        exceptions = _exceptions([r.pk for r in resources], day, day)
+        exceptions = _exceptions(ids, day, day)
+        plans = _weekly_plans(ids)
         timing = timing_of(service)
         for resource in resources:
             periods = periods_for_day(
                 day=day,
-                weekly=_weekly(resource),
+                weekly=plans.get(resource.pk, {}),
                 exceptions=exceptions.get(resource.pk),
                 calendar=calendar,
             )
@@ -421,6 +436,7 @@ def offers_at(
         resources=on_grid,
         only_start=starts_at,
         day_rules=(calendar, exceptions),
+        plans=plans,
     )
     return on_grid, (found[0] if found else None)
 
