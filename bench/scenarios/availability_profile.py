@@ -5,7 +5,8 @@ can share a database with nothing else of the bench), then times N calls and pri
 
     DJANGO_SETTINGS_MODULE=heatdesk.config.settings_test \\
       DATABASE_URL=postgres://postgres@127.0.0.1:5432/<db> \\
-      .venv/bin/python -m bench.scenarios.availability_profile --runs 9 [--profile]
+      .venv/bin/python -m bench.scenarios.availability_profile --runs 9 [--profile] \\
+      [--compare /tmp/old_selectors.py]
 
 Only the selector is timed (no HTTP, no serialisation of the answer).
 """
@@ -13,11 +14,14 @@ Only the selector is timed (no HTTP, no serialisation of the answer).
 import argparse
 import cProfile
 import datetime as dt
+import importlib.util
 import os
 import pstats
 import random
 import statistics
 import time
+from pathlib import Path
+from typing import Any
 
 CODE = "prof-availability"
 
@@ -100,6 +104,12 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=9)
     parser.add_argument("--profile", action="store_true", help="also print a cProfile")
+    parser.add_argument(
+        "--compare",
+        type=Path,
+        help="another version of heatdesk/bookings/selectors.py (e.g. from `git show`), timed "
+        "in turn with the current one under the same load",
+    )
     args = parser.parse_args(argv)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "heatdesk.config.settings_test")
 
@@ -118,9 +128,17 @@ def main(argv: list[str] | None = None) -> None:
         _prepare(first_day)
     service = Service.objects.get(code=CODE)
 
-    def once() -> int:
-        return len(
-            selectors.availability(
+    versions: dict[str, Any] = {"current": selectors}
+    if args.compare:
+        spec = importlib.util.spec_from_file_location("compared_selectors", args.compare)
+        if spec is None or spec.loader is None:
+            raise SystemExit(f"cannot load {args.compare}")
+        versions["compared"] = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(versions["compared"])
+
+    def once(module: Any = selectors) -> list[Any]:
+        return list(
+            module.availability(
                 service=service,
                 community_id=None,
                 date_from=first_day,
@@ -128,18 +146,23 @@ def main(argv: list[str] | None = None) -> None:
             )
         )
 
-    slots = once()  # warm the connection and caches
-    times = []
+    answers = {name: once(module) for name, module in versions.items()}  # warm up
+    if len({repr(a) for a in answers.values()}) != 1:
+        raise SystemExit("the versions give different answers")
+    times: dict[str, list[float]] = {name: [] for name in versions}
     for _ in range(args.runs):
-        started = time.perf_counter()
-        once()
-        times.append((time.perf_counter() - started) * 1000)
+        for name, module in versions.items():  # in turn, so both see the same load
+            started = time.perf_counter()
+            once(module)
+            times[name].append((time.perf_counter() - started) * 1000)
     load = os.getloadavg()
-    print(
-        f"availability in-process: {slots} slots, median {statistics.median(times):.1f} ms, "
-        f"min {min(times):.1f}, max {max(times):.1f} over {args.runs} runs; "
-        f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}"
-    )
+    for name, found in times.items():
+        print(
+            f"availability in-process ({name}): {len(answers[name])} slots, "
+            f"median {statistics.median(found):.1f} ms, min {min(found):.1f}, "
+            f"max {max(found):.1f} over {args.runs} runs; "
+            f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}"
+        )
     if args.profile:
         profiler = cProfile.Profile()
         profiler.enable()
