@@ -313,7 +313,10 @@ class _Epoch(Func):
     template = "CAST(FLOOR(EXTRACT(EPOCH FROM %(expressions)s)) AS bigint)"
 
     def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> Any:
-        return self.as_sql(compiler, connection, template="unixepoch(%(expressions)s)", **extra)
+        # julianday() works on every SQLite Django supports (unixepoch() needs 3.38); it is
+        # exact to the millisecond, so rounding gives the whole second.
+        template = "CAST((julianday(%(expressions)s) - 2440587.5) * 86400.0 + 0.5 AS INTEGER)"
+        return self.as_sql(compiler, connection, template=template, **extra)
 
 
 def _rows(qs: QuerySet[Any, Any]) -> list[tuple[Any, ...]]:
