@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
+from django.db.models import Prefetch, Q
 
 from heatdesk.accounts.models import User
 from heatdesk.audit.services import audit_record
@@ -188,12 +189,21 @@ def credit_apply(
     return _settle(house_id=house_id, cause=cause, by=by, at=at, explicit=())
 
 
-def _open_bill_ids(house_id: int) -> list[int]:
-    return list(
-        Bill.objects.filter(house_id=house_id, status__in=OPEN)
+def _settle_bills(*, house_id: int, explicit_ids: Sequence[int]) -> dict[int, Bill]:
+    """The house's open bills (oldest season first) and the explicitly chosen ones, read once
+    under the house lock with their season, lines and allocations: what `bill_due_as_of` needs,
+    in three queries however many bills there are."""
+    wanted = Q(status__in=OPEN) | Q(pk__in=explicit_ids) if explicit_ids else Q(status__in=OPEN)
+    rows = (
+        Bill.objects.filter(wanted, house_id=house_id)
+        .select_related("season")
+        .prefetch_related(
+            Prefetch("lines", queryset=BillLine.objects.order_by("id")),
+            Prefetch("allocations", queryset=Allocation.objects.order_by("bill_id", "id")),
+        )
         .order_by("season__heating_start", "id")
-        .values_list("pk", flat=True)
     )
+    return {bill.pk: bill for bill in rows}
 
 
 def _settle(
@@ -208,16 +218,26 @@ def _settle(
     the open bills oldest first. A bill the money settles in full gets its late fee (and early
     discount) fixed into lines as of the day of `at` first."""
     pool = credit_fen(house_id=house_id)
+    if pool <= 0:
+        return []
     as_of = clock.to_local(at).date()
     made: list[Allocation] = []
+    bills = _settle_bills(house_id=house_id, explicit_ids=[pk for pk, _ in explicit])
     targets: list[tuple[int, int | None]] = [
         *explicit,
-        *((pk, None) for pk in _open_bill_ids(house_id)),
+        *((pk, None) for pk, bill in bills.items() if bill.status in OPEN),
     ]
+    seen: set[int] = set()
     for bill_id, cap in targets:
         if pool <= 0:
             break
-        bill = Bill.objects.select_related("season").get(pk=bill_id)
+        if bill_id in seen:
+            # Chosen explicitly and met again oldest first: its lines and allocations changed
+            # since they were read above, so read it afresh.
+            bill = Bill.objects.select_related("season").get(pk=bill_id)
+        else:
+            bill = bills[bill_id]
+        seen.add(bill_id)
         if bill.status not in OPEN:
             continue
         budget = pool if cap is None else min(cap, pool)
@@ -333,10 +353,8 @@ def ledger_post_payment(
     try:
         with transaction.atomic():
             house_lock(house.pk)
-            found = LedgerEntry.objects.filter(source=source, source_id=source_id).first()
-            if found is not None:
-                return _repeat(found=found, house=house, kind=Kind.PAYMENT, amount_fen=amount_fen)
-            explicit = _explicit(house=house, allocations=allocations, amount_fen=amount_fen)
+            # No look-up first: the unique (source, source_id) refuses a repeat's entry, and the
+            # handler below answers it with the first posting.
             entry = LedgerEntry.objects.create(
                 house=house,
                 kind=Kind.PAYMENT,
@@ -347,6 +365,7 @@ def ledger_post_payment(
                 occurred_at=at,
                 created_by=by,
             )
+            explicit = _explicit(house=house, allocations=allocations, amount_fen=amount_fen)
             made = _settle(house_id=house.pk, cause=entry, by=by, at=at, explicit=explicit)
             audit_record(
                 actor=by,
@@ -361,8 +380,8 @@ def ledger_post_payment(
                 },
             )
     except IntegrityError:
-        # The unique (source, source_id) refused ours: a concurrent post of the same payment
-        # committed first. Its answer is ours.
+        # The unique (source, source_id) refused ours: this payment was posted before (or a
+        # concurrent post of it committed first). Its answer is ours.
         found = LedgerEntry.objects.filter(source=source, source_id=source_id).first()
         if found is None:
             raise

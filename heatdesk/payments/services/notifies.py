@@ -51,13 +51,17 @@ def _paid_at(verified: VerifiedNotify) -> Any:
 def notify_apply(verified: VerifiedNotify) -> ProviderNotify | None:
     """Store and apply a verified notify in one transaction. Returns the stored row, or None
     for a redelivery of an event already applied (acknowledge it, change nothing)."""
+    settles = verified.kind == PAYMENT and verified.paid
     with transaction.atomic():
+        orders = PaymentOrder.objects.filter(
+            provider=verified.provider, out_trade_no=verified.out_trade_no
+        )
+        # A payment notify that settles reads the order once, in full and locked, and hands
+        # that row to `order_settle`; anything else needs three fields and no lock.
         order = (
-            PaymentOrder.objects.filter(
-                provider=verified.provider, out_trade_no=verified.out_trade_no
-            )
-            .only("pk", "amount_fen", "status")
-            .first()
+            orders.select_for_update().first()
+            if settles
+            else orders.only("pk", "amount_fen", "status").first()
         )
         if order is None:
             raise NotifyRejected("未知的商户订单号。", code="payment_notify_unknown_order")
@@ -77,13 +81,14 @@ def notify_apply(verified: VerifiedNotify) -> ProviderNotify | None:
             refund_apply_notify(verified)
             return notify
         outcome = ProviderNotify.Outcome.NO_CHANGE
-        if verified.paid:
+        if settles:
             before = order.status
             settled = order_settle(
                 order=order,
                 transaction_id=verified.transaction_id,
                 paid_fen=verified.amount_fen,
                 paid_at=_paid_at(verified),
+                locked=True,
             )
             if settled.status == Status.PAID and before != Status.PAID:
                 outcome = (

@@ -37,12 +37,18 @@ def ledger_source_id(order: PaymentOrder, *, index: int, houses: int) -> str:
 def _post_to_ledger(*, order: PaymentOrder, paid_at: dt.datetime, by: User | None) -> int:
     """Post each house's share with the order's bills as explicit allocations; returns the
     money no open bill took (a bill paid meanwhile by someone else): the excess."""
-    items = list(PaymentOrderItem.objects.filter(order=order).order_by("house_id", "id"))
+    # One query for the items, their houses and their bills (the ledger locks each house and
+    # reads its bills again under that lock; these rows only say which ones).
+    items = list(
+        PaymentOrderItem.objects.filter(order=order)
+        .select_related("house", "bill")
+        .order_by("house_id", "id")
+    )
     per_house: dict[int, list[PaymentOrderItem]] = defaultdict(list)
     for item in items:
         per_house[item.house_id].append(item)
-    bills = {b.pk: b for b in Bill.objects.filter(pk__in=[i.bill_id for i in items if i.bill_id])}
-    houses = {h.pk: h for h in House.objects.filter(pk__in=per_house)}
+    bills: dict[int, Bill] = {i.bill_id: i.bill for i in items if i.bill_id and i.bill}
+    houses: dict[int, House] = {i.house_id: i.house for i in items}
     excess = 0
     for index, house_id in enumerate(sorted(per_house)):
         share = per_house[house_id]
@@ -87,6 +93,7 @@ def order_settle(
     paid_fen: int,
     paid_at: dt.datetime | None = None,
     by: User | None = None,
+    locked: bool = False,
 ) -> PaymentOrder:
     """Mark the order PAID by `transaction_id` and post the money to the billing ledger.
 
@@ -95,10 +102,13 @@ def order_settle(
     had closed or failed is still taken (provider truth wins) with a LATE_PAYMENT alert. Money
     that found no open bill (the bill was paid twice) is `excess_fen`: account credit, or with
     PAYMENTS_DOUBLE_PAYMENT = "refund" an automatic refund requested after commit.
+
+    `locked`: the caller read `order` in full with `select_for_update()` in its still open
+    transaction, so it is the locked row as stored and is not read again.
     """
     paid_at = paid_at or clock.now()
     with transaction.atomic():
-        row = PaymentOrder.objects.select_for_update().get(pk=order.pk)
+        row = order if locked else PaymentOrder.objects.select_for_update().get(pk=order.pk)
         if row.status == Status.PAID:
             if transaction_id and row.transaction_id and transaction_id != row.transaction_id:
                 alert_raise(
