@@ -38,6 +38,7 @@ from heatdesk.bookings.tests.factories import (
     set_plan,
 )
 from heatdesk.core import clock as heat_clock
+from heatdesk.core.clock import SHANGHAI
 from heatdesk.core.errors import ApplicationError
 
 pytestmark = pytest.mark.django_db
@@ -329,3 +330,40 @@ def test_one_start_matches_the_oracle(city, clock):
                 assert_same(new, old)
                 checked += bool(new)
     assert checked > 50
+
+
+@pytest.mark.parametrize(
+    ("now", "first", "last"),
+    [
+        # Asia/Shanghai kept summer time in 1986–1991: the days it began and ended have 23 and
+        # 25 hours, so their starts are not the template's offsets from midnight.
+        (
+            dt.datetime(1988, 4, 14, 8, 0, tzinfo=SHANGHAI),
+            dt.date(1988, 4, 15),
+            dt.date(1988, 4, 19),
+        ),
+        (dt.datetime(1988, 9, 8, 8, 0, tzinfo=SHANGHAI), dt.date(1988, 9, 9), dt.date(1988, 9, 13)),
+    ],
+)
+def test_days_that_change_their_utc_offset_match_the_oracle(db, now, first, last):
+    window = set_plan(
+        make_window(capacity=2),
+        weekdays=(0, 1, 2, 3, 4, 5, 6),
+        periods=((dt.time(0, 30), dt.time(4, 0)), (dt.time(22, 0), dt.time(23, 50))),
+    )
+    service = make_counter_service(window, duration_minutes=30, slot_interval_minutes=20)
+    user = plain_users(1)[0]
+    sunday = next(
+        o
+        for o in selectors.availability(
+            service=service, community_id=None, date_from=first, date_to=last, now=now
+        )
+        if o.starts_at.date().weekday() == 6 and o.starts_at.hour >= 1
+    )
+    services.booking_create(
+        service=service, starts_at=sunday.starts_at, created_by=user, resident=user, now=now
+    )
+    new, old = answers(service, None, date_from=first, date_to=last, now=now)
+    assert_same(new, old)
+    assert Booking.objects.filter(service=service).count() == 1
+    assert len(new) > 5 * 14
