@@ -92,7 +92,9 @@ def serve(ctx: Context, config: ServerConfig) -> Iterator[Server]:
     """A fresh peer database with its data, and the peer server on the next port."""
     ensure_venv()
     pg.recreate_database(_target())
-    # django-appointment ships no migrations: its tables come from --run-syncdb.
+    # django-appointment ships no migrations: its tables come from --run-syncdb, after the
+    # migrated apps' tables (auth_user) that they point at.
+    _peer("django", "migrate", "--noinput", "-v", "0", tag="")
     _peer("django", "migrate", "--run-syncdb", "--noinput", "-v", "0", tag="")
     prepared = _peer("bench.peer.data", "prepare", "--workdir", str(ctx.workdir), tag="PREPARED")
     print(f"   peer: {prepared}")
