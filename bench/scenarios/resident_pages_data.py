@@ -86,7 +86,7 @@ def _repair_service(communities: list[Any]) -> Any:
     from heatdesk.bookings.models import Resource, Service, WorkingHours
 
     team = Resource.objects.create(
-        code="bench-pages-team", name="压测维修班", kind=Resource.Kind.TEAM, capacity_per_slot=50
+        code="bench-pages-team", name="压测维修班", kind=Resource.Kind.TEAM
     )
     team.communities.set(communities)
     WorkingHours.objects.bulk_create(
