@@ -57,7 +57,8 @@ def notify_apply(verified: VerifiedNotify) -> ProviderNotify | None:
             provider=verified.provider, out_trade_no=verified.out_trade_no
         )
         # A payment notify that settles reads the order once, in full and locked, and hands
-        # that row to `order_settle`; anything else needs three fields and no lock.
+        # that row to `order_settle` (whose errors roll back this whole transaction: nothing
+        # here catches one); anything else needs three fields and no lock.
         order = (
             orders.select_for_update().first()
             if settles

@@ -104,10 +104,11 @@ def order_settle(
     PAYMENTS_DOUBLE_PAYMENT = "refund" an automatic refund requested after commit.
 
     `locked`: the caller read `order` in full with `select_for_update()` in its still open
-    transaction, so it is the locked row as stored and is not read again.
+    transaction, so it is the locked row as stored and is not read again; and an error here
+    rolls back the caller's whole transaction (no savepoint of our own: two round trips less).
     """
     paid_at = paid_at or clock.now()
-    with transaction.atomic():
+    with transaction.atomic(savepoint=not locked):
         row = order if locked else PaymentOrder.objects.select_for_update().get(pk=order.pk)
         if row.status == Status.PAID:
             if transaction_id and row.transaction_id and transaction_id != row.transaction_id:

@@ -18,8 +18,8 @@ from heatdesk.payments.tests.orders_support import BILL_FEN, bill_status, paymen
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("payment_settings")]
 
-# 20 statements + BEGIN/COMMIT (27 + 2 before the round-trip work).
-NOTIFY_SETTLE_ROUND_TRIPS = 22
+# 18 statements + BEGIN/COMMIT (27 + 2 before the round-trip work).
+NOTIFY_SETTLE_ROUND_TRIPS = 20
 
 
 def test_one_settled_wechat_notify_costs_at_most_the_pinned_round_trips(bills, resident, house_a):
