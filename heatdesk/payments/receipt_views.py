@@ -1,4 +1,4 @@
-"""The public receipt check the QR code on a counter receipt points at. No login: whoever holds
+"""The public receipt check the QR code on a receipt points at. No login: whoever holds
 the receipt may check it. It shows whether the receipt is genuine and still valid, the amount,
 the time and a masked address — nothing else about the household."""
 

@@ -1,5 +1,6 @@
-"""Counter receipts (收费收据): the printable PDF a collector hands over, and the public check of
-whether a receipt is genuine.
+"""Receipts (收费收据): the printable PDF of a paid order — handed over by the collector at the
+counter, downloaded by the resident for an online payment — and the public check of whether a
+receipt is genuine.
 
 The PDF is drawn with reportlab's built-in CJK font (STSong-Light, no font files) and carries a
 QR code of a verification URL: PUBLIC_BASE_URL + /receipts/verify/<receipt no>/<token>. The token
@@ -56,11 +57,7 @@ def receipt_find(*, receipt_no: str, token: str) -> PaymentOrder | None:
     """The counter order behind a verification link, or None when the token does not match."""
     if not receipt_no or not constant_time_compare(token, receipt_token(receipt_no)):
         return None
-    return (
-        PaymentOrder.objects.filter(receipt_no=receipt_no, provider=Provider.COUNTER)
-        .select_related("collector")
-        .first()
-    )
+    return PaymentOrder.objects.filter(receipt_no=receipt_no).select_related("collector").first()
 
 
 def address_masked(house: House) -> str:
@@ -95,8 +92,9 @@ class Receipt:
 
 def receipt_for(*, order: PaymentOrder) -> Receipt:
     """What a counter order's receipt says (the PDF and any future page share it)."""
-    if order.provider != Provider.COUNTER or not order.receipt_no:
-        raise ValueError("only counter payments have receipts")
+    if not order.receipt_no:
+        raise ValueError("only paid orders have receipts")
+    online = order.provider != Provider.COUNTER
     items = list(
         order.items.select_related("house__unit__building__community", "bill__season").order_by(
             "id"
@@ -124,8 +122,15 @@ def receipt_for(*, order: PaymentOrder) -> Receipt:
         lines=lines,
         channel=order.get_channel_display(),
         channel_english=CHANNEL_ENGLISH.get(order.channel, order.channel),
-        reference=order.counter_reference,
-        collector=str(order.collector.username) if order.collector else "",
+        # Online: the provider's transaction number, which the payer's WeChat/Alipay bill shows.
+        reference=order.transaction_id if online else order.counter_reference,
+        collector=(
+            "在线缴费 Online"
+            if online
+            else str(order.collector.username)
+            if order.collector
+            else ""
+        ),
         paid_at_local=clock.to_local(paid_at).strftime("%Y-%m-%d %H:%M:%S"),
         total_fen=total,
         total_capitals=amount_in_capitals(total),

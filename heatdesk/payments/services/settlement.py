@@ -146,6 +146,9 @@ def order_settle(
             "transaction_id": transaction_id,
             "paid_fen": paid_fen,
             "paid_at": paid_at,
+            # Every paid order has a receipt number; online it is our order number, the one the
+            # provider's own records show the payer, so the two can be matched at a glance.
+            "receipt_no": row.receipt_no or row.out_trade_no,
             "next_check_at": None,
             "updated_at": clock.now(),
         }

@@ -166,13 +166,30 @@ def test_a_counter_payment_is_listed_with_its_receipt(me, resident, neighbour, c
     assert other.get(f"/m/pay/orders/{order.public_id}/receipt/").status_code == 404
 
 
-def test_an_online_payment_has_no_counter_receipt(sim, me, bills):
+def test_an_online_payment_has_a_receipt_once_paid_and_not_before(sim, me, neighbour, bills):
     bill, _ = bills
     key = _key(me.get(_pay_url(bill)).content.decode())
     me.post(_pay_url(bill), {"channel": "wechat_native", "key": key})
     order = PaymentOrder.objects.get()
+    # while unpaid: no receipt
     assert me.get(f"/m/pay/orders/{order.public_id}/receipt/").status_code == 404
     assert (
         'data-testid="receipt-link"'
         not in me.get(f"/m/pay/orders/{order.public_id}/").content.decode()
     )
+    # when paid at the cashier
+    cashier_pay(order)
+    wait_delivered(order)
+    order.refresh_from_db()
+    # then the receipt is numbered by the order and downloadable by the payer only
+    assert (order.status, order.receipt_no) == ("paid", order.out_trade_no)
+    assert (
+        'data-testid="receipt-link"' in me.get(f"/m/pay/orders/{order.public_id}/").content.decode()
+    )
+    assert order.receipt_no in me.get("/m/pay/records/").content.decode()
+    receipt = me.get(f"/m/pay/orders/{order.public_id}/receipt/")
+    assert receipt["Content-Type"] == "application/pdf"
+    assert receipt.content.startswith(b"%PDF")
+    other = Client()
+    other.force_login(neighbour)
+    assert other.get(f"/m/pay/orders/{order.public_id}/receipt/").status_code == 404

@@ -221,7 +221,7 @@ def pay_records(request: HttpRequest, user: User) -> HttpResponse:
 @require_GET
 @resident_required
 def pay_receipt(request: HttpRequest, user: User, order_id: str) -> HttpResponse:
-    """The printable receipt (PDF) of a payment taken at the counter for a bound house."""
+    """The printable receipt (PDF) of a paid order of a bound house, online or at the counter."""
     order = _order(user, order_id)
     if order is None or not order.receipt_no:
         return not_found(request)
