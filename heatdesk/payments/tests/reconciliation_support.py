@@ -19,6 +19,7 @@ from heatdesk.billing.tests.factories import make_season, make_tariff
 from heatdesk.core.clock import SHANGHAI
 from heatdesk.estates.models import HouseBinding
 from heatdesk.payments.models import Channel, PaymentOrder
+from heatdesk.payments.tests.support import courier_idle
 from heatdesk.sandbox.payment_knobs import knobs_set
 from heatdesk.sandbox.payment_models import SandboxPaymentOrder
 from heatdesk.testing import make_house
@@ -96,6 +97,7 @@ def paid_order(*, payer: Any, season: Any, channel: str = Channel.WECHAT_NATIVE)
 
     order = order_for_new_bill(payer=payer, season=season, channel=channel)
     pay_at_cashier(order)
+    courier_idle(order.out_trade_no)
     order = order_sync(order)
     assert order.status == PaymentOrder.Status.PAID
     return order

@@ -155,3 +155,18 @@ def post_json(url: str, data: Any) -> tuple[int, Any]:
     except urllib.error.HTTPError as exc:
         with exc:
             return exc.code, json.loads(exc.read() or b"null")
+
+
+def courier_idle(out_trade_no: str, *, timeout: float = 15.0) -> None:
+    """Wait until the simulator has no notify for this order still to deliver. With the embedded
+    database the live server shares the test's connection, so a test that settles or queries an
+    order while the courier is still delivering its notify (and our endpoint settling it) would
+    interleave two threads' transactions on one connection — something no deployment does."""
+    from heatdesk.sandbox.payment_models import SandboxNotifyDelivery
+
+    deadline = time.monotonic() + timeout
+    while SandboxNotifyDelivery.objects.filter(
+        order__out_trade_no=out_trade_no, state=SandboxNotifyDelivery.State.PENDING
+    ).exists():
+        assert time.monotonic() < deadline, "the simulator never delivered the notify"
+        time.sleep(0.02)

@@ -3,7 +3,6 @@ HTTP (so the provider accepts a refund), then settled here by `order_settle` (PA
 
 import json
 import secrets
-import time
 from typing import Any
 
 import pytest
@@ -16,9 +15,9 @@ from heatdesk.payments.notify import VerifiedNotify, alipay_parse_notify, wechat
 from heatdesk.payments.providers import wechatpay_client as wx
 from heatdesk.payments.providers.config import alipay_client, wechatpay_client
 from heatdesk.payments.services.settlement import order_settle
-from heatdesk.payments.tests.support import Receiver
+from heatdesk.payments.tests.support import Receiver, courier_idle
 from heatdesk.sandbox.payment_knobs import knobs_set
-from heatdesk.sandbox.payment_models import SandboxNotifyDelivery, SandboxPaymentOrder
+from heatdesk.sandbox.payment_models import SandboxPaymentOrder
 from heatdesk.sandbox.payment_services import order_pay_outcome
 
 CHANNEL = {
@@ -37,18 +36,6 @@ def sim(live_server: Any, payment_settings: Any, receiver: Receiver) -> Any:
     payment_settings.ALIPAY_NOTIFY_URL = f"{receiver.url}/notify/alipay"
     knobs_set(retry_scale=0.001)
     return live_server
-
-
-def _courier_done(trade: SandboxPaymentOrder, *, timeout: float = 15.0) -> None:
-    """Wait until the simulator has delivered (or given up on) the payment notify: with the
-    embedded database the live server shares the test's connection, so settling while the
-    courier still writes its delivery row could interleave two threads' transactions."""
-    deadline = time.monotonic() + timeout
-    while SandboxNotifyDelivery.objects.filter(
-        order=trade, state=SandboxNotifyDelivery.State.PENDING
-    ).exists():
-        assert time.monotonic() < deadline, "the simulator never delivered the notify"
-        time.sleep(0.02)
 
 
 def paid_order(
@@ -80,7 +67,7 @@ def paid_order(
     if provider != Provider.COUNTER:
         trade = SandboxPaymentOrder.objects.get(out_trade_no=no)
         transaction_id = order_pay_outcome(order_id=trade.id, outcome="succeed").transaction_id
-        _courier_done(trade)
+        courier_idle(trade.out_trade_no)
     return order_settle(order=order, transaction_id=transaction_id, paid_fen=amount)
 
 
