@@ -82,7 +82,7 @@ def _wait_ready(server: Server, *, probe: str, max_seconds: float) -> None:
             if status == 200:
                 return
         except OSError:
-            pass
+            pass  # not listening yet: try again until the deadline
         time.sleep(0.25)
     raise RuntimeError(f"the server did not answer {probe} within {max_seconds:.0f} s")
 

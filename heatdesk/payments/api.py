@@ -7,17 +7,14 @@ bill answers 404. Errors every endpoint can answer: `unauthenticated` (401),
 `phone_verification_required`, `privacy_consent_required` (403).
 """
 
-import datetime as dt
 from typing import Any
 
 from django.conf import settings
-from django.core.cache import cache
 from django.http import HttpRequest
 from ninja import Header, Query, Router, Schema, Status
 
 from heatdesk.accounts.auth import resident_ready
 from heatdesk.accounts.models import User, WechatIdentity
-from heatdesk.core import clock
 from heatdesk.core.api import ErrorOut
 from heatdesk.core.errors import ApplicationError, ValidationFailed
 from heatdesk.estates.selectors import house_get_for_resident
@@ -25,13 +22,11 @@ from heatdesk.payments import selectors
 from heatdesk.payments.models import Channel, PaymentOrder
 from heatdesk.payments.schemas import OrderCreateIn, OrderOut, RecordsOut
 from heatdesk.payments.services.orders import order_close, order_create, order_prepare
-from heatdesk.payments.services.sync import order_sync
+from heatdesk.payments.services.sync import order_confirm_if_due
 
 router = Router(tags=["payments"])
 
 # Poll: ask the provider once the order is this old, and at most once per this interval.
-SYNC_AFTER = dt.timedelta(seconds=3)
-SYNC_EVERY_SECONDS = 3
 MAX_PAGE_SIZE = 50
 ERRORS = {400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut}
 
@@ -138,19 +133,6 @@ def create(
     return Status(201 if created else 200, order_out(fresh, pay=pay))
 
 
-def _poll_sync(order: PaymentOrder) -> bool:
-    """Ask the provider for an open order that is a few seconds old, at most every few
-    seconds per order (across processes, through the shared cache)."""
-    if order.status not in PaymentOrder.OPEN or not order.provider_request:
-        return False
-    if clock.now() - order.created_at < SYNC_AFTER:
-        return False
-    if not cache.add(f"payments:sync:{order.pk}", 1, timeout=SYNC_EVERY_SECONDS):
-        return False
-    order_sync(order)
-    return True
-
-
 @router.get(
     "/payments/orders/{order_id}",
     response={200: OrderOut, **ERRORS},
@@ -163,7 +145,7 @@ def detail(request: HttpRequest, order_id: str) -> dict[str, Any]:
     `payment_order_not_found` (404)."""
     user = resident_ready(request)
     order = selectors.order_get_for_resident(resident=user, public_id=order_id)
-    if _poll_sync(order):
+    if order_confirm_if_due(order):
         order = selectors.order_get_for_resident(resident=user, public_id=order_id)
     return order_out(order)
 

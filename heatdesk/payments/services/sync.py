@@ -6,7 +6,10 @@ answer that does not verify, a foreign merchant) changes nothing. Used by the re
 confirm/poll, the janitor, reconciliation and `order_close`. No lock is held across the call.
 """
 
+import datetime as dt
 import logging
+
+from django.core.cache import cache
 
 from heatdesk.core import clock
 from heatdesk.payments.models import PaymentAlert, PaymentOrder, Provider
@@ -122,3 +125,22 @@ def order_sync(order: PaymentOrder) -> PaymentOrder:
         elif _expired(order) or order.status == Status.UNKNOWN:
             order_close_locally(order, reason="")
         return order_fresh(order)
+
+
+# A payer waiting on a result page: ask the provider once an open order is this old, and at most
+# this often per order, however many pages, tabs or API clients poll it (§4.4 rule 12).
+CONFIRM_AFTER = dt.timedelta(seconds=3)
+CONFIRM_EVERY_SECONDS = 3
+
+
+def order_confirm_if_due(order: PaymentOrder) -> bool:
+    """Query the provider for an open order a payer is waiting on, throttled per order across
+    processes through the shared cache; True when it asked (re-read the order then)."""
+    if order.status not in PaymentOrder.OPEN or not order.provider_request:
+        return False
+    if clock.now() - order.created_at < CONFIRM_AFTER:
+        return False
+    if not cache.add(f"payments:sync:{order.pk}", 1, timeout=CONFIRM_EVERY_SECONDS):
+        return False
+    order_sync(order)
+    return True

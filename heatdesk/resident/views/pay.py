@@ -12,7 +12,6 @@ from typing import Any
 
 from django import forms
 from django.conf import settings
-from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext_lazy as _lazy
@@ -27,7 +26,7 @@ from heatdesk.payments import selectors
 from heatdesk.payments.models import Channel, PaymentOrder
 from heatdesk.payments.receipts import receipt_pdf
 from heatdesk.payments.services.orders import order_create, order_prepare, pay_params
-from heatdesk.payments.services.sync import order_sync
+from heatdesk.payments.services.sync import order_confirm_if_due
 from heatdesk.resident import labels
 from heatdesk.resident.access import resident_required
 from heatdesk.resident.errors import describe_errors, error_message
@@ -38,7 +37,6 @@ from heatdesk.resident.views.pages import not_found
 # sandbox mode the simulator's cashier) and Alipay's mobile web cashier.
 CHANNELS = [(Channel.WECHAT_NATIVE, _lazy("微信支付")), (Channel.ALIPAY_WAP, _lazy("支付宝"))]
 # While the result page polls an open order, ask the provider at most this often.
-SYNC_EVERY_SECONDS = 3
 
 
 class PayForm(forms.Form):
@@ -175,14 +173,7 @@ def order_status(request: HttpRequest, user: User, order_id: str) -> HttpRespons
     order = _order(user, order_id)
     if order is None:
         return JsonResponse({"code": "payment_order_not_found"}, status=404)
-    old_enough = (clock.now() - order.created_at).total_seconds() >= SYNC_EVERY_SECONDS
-    if (
-        order.status in PaymentOrder.OPEN
-        and order.provider_request
-        and old_enough
-        and cache.add(f"resident:pay-poll:{order.pk}", 1, timeout=SYNC_EVERY_SECONDS)
-    ):
-        order_sync(order)
+    if order_confirm_if_due(order):
         order = _order(user, order_id) or order
     return JsonResponse(_state(order))
 
