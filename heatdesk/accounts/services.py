@@ -220,7 +220,12 @@ def token_authenticate(*, raw: str) -> User | None:
         return None
     digest = hashlib.sha256(raw.encode()).hexdigest()
     sql, fields = _token_user_query()
-    found = rows.fetch(sql, [digest, connection.ops.adapt_datetimefield_value(clock.now())], fields)
+    found = rows.fetch(
+        sql,
+        [digest, connection.ops.adapt_datetimefield_value(clock.now())],
+        fields,
+        name="hd_token_user",
+    )
     if not found:
         return None
     return User.from_db(connection.alias, [f.attname for f in fields], found[0])

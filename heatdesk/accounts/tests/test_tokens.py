@@ -5,6 +5,8 @@ import hashlib
 
 import pytest
 import time_machine
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from heatdesk.accounts.models import ApiToken, User
 from heatdesk.accounts.services import token_authenticate, token_issue
@@ -145,3 +147,26 @@ def test_the_authenticated_user_is_the_stored_user_field_by_field(clock, agent):
     assert agent.has_perm("estates.manage_bindings") is token_authenticate(
         raw=token_issue(user=agent)
     ).has_perm("estates.manage_bindings")
+
+
+def test_the_token_check_is_one_statement_prepared_once_per_connection(clock):
+    # given a resident's token (every API request checks one, so it must be the cheapest read)
+    token = token_issue(user=make_resident("13812345678"))
+    api = ApiClient(token)
+    # when three requests come in on one connection
+    with CaptureQueriesContext(connection) as ctx:
+        for _ in range(3):
+            assert api.get("me").status_code == 200
+    # then the check is one statement each: on PostgreSQL prepared by the connection's first
+    # (an earlier test may have prepared it already), executed by name after
+    checks = [
+        q["sql"]
+        for q in ctx.captured_queries
+        if "accounts_apitoken" in q["sql"] or "hd_token_user" in q["sql"]
+    ]
+    if connection.vendor == "postgresql":
+        assert [s.split()[0] for s in checks[1:]] == ["EXECUTE", "EXECUTE"]
+        assert checks[0].split()[0] in ("PREPARE", "EXECUTE")
+        assert all("EXECUTE hd_token_user(" in sql for sql in checks)
+    else:
+        assert [s.split()[0] for s in checks] == ["SELECT"] * 3
