@@ -332,6 +332,7 @@ def booking_confirm_hold(
     for _ in range(MAX_TRIES):
         run_out = False
         with transaction.atomic():
+            capacity.bound_lock_wait()
             fresh = _fresh(booking)
             if fresh.status in (Booking.Status.PENDING, Booking.Status.CONFIRMED):
                 return fresh  # confirmed already (a double click)
@@ -382,6 +383,7 @@ def booking_cancel(
         raise ValidationFailed("请填写取消原因。", fields={"reason": ["请填写取消原因。"]})
     for _ in range(MAX_TRIES):
         with transaction.atomic():
+            capacity.bound_lock_wait()
             fresh = _fresh(booking)
             if fresh.status == Booking.Status.CANCELLED:
                 return fresh
@@ -541,6 +543,7 @@ def booking_approve(*, booking: Booking, actor: User, now: dt.datetime | None = 
     """Staff approval: pending → confirmed."""
     now = now or clock.now()
     with transaction.atomic():
+        capacity.bound_lock_wait()
         fresh = _fresh(booking)
         if fresh.status == Booking.Status.CONFIRMED:
             return fresh
@@ -577,6 +580,7 @@ def booking_assign(*, booking: Booking, technician: User, actor: User) -> Bookin
     busy = Conflict("该维修员在此时间已有其他任务。", code="technician_busy")
     try:
         with transaction.atomic():
+            capacity.bound_lock_wait()
             current = _fresh(fresh, lock=True)
             if capacity.technician_busy(
                 technician_id=technician.pk,
@@ -617,6 +621,7 @@ def booking_record_outcome(
     if outcome not in (Booking.Status.COMPLETED, Booking.Status.NO_SHOW):
         raise ValidationFailed("结果不正确。", fields={"outcome": ["只能是已完成或未到场。"]})
     with transaction.atomic():
+        capacity.bound_lock_wait()
         fresh = _fresh(booking)
         if fresh.status == outcome:
             return fresh

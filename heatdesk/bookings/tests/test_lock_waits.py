@@ -3,7 +3,8 @@ error format, and writes nothing, on both databases.
 
 SQLite: another connection holds the write lock (BEGIN IMMEDIATE), and the request's busy
 timeout is shortened so the test does not wait the production 20 s. PostgreSQL: another
-connection holds the window's row lock, and the booking's lock_timeout is shortened.
+connection holds the window's row lock (or, for a cancel, the slot counter's), and the
+booking's lock_timeout is shortened.
 """
 
 import sqlite3
@@ -24,7 +25,7 @@ WAIT_MS = 300
 
 
 @contextmanager
-def locked_by_another_writer(window) -> Iterator[None]:
+def locked_by_another_writer(window, *, table: str = "bookings_resource") -> Iterator[None]:
     if connection.vendor == "sqlite":
         other = sqlite3.connect(connection.settings_dict["NAME"], isolation_level=None)
         other.execute("BEGIN IMMEDIATE")
@@ -41,7 +42,12 @@ def locked_by_another_writer(window) -> Iterator[None]:
     other_db = connections.create_connection("default")
     other_db.set_autocommit(False)
     with other_db.cursor() as cursor:
-        cursor.execute("SELECT id FROM bookings_resource WHERE id = %s FOR UPDATE", [window.pk])
+        if table == "bookings_resource":
+            cursor.execute("SELECT id FROM bookings_resource WHERE id = %s FOR UPDATE", [window.pk])
+        else:  # every slot counter of the window
+            cursor.execute(
+                "SELECT id FROM bookings_slot WHERE resource_id = %s FOR UPDATE", [window.pk]
+            )
     try:
         yield
     finally:
@@ -72,6 +78,33 @@ def test_a_booking_that_waits_too_long_for_a_lock_is_told_to_try_again(
     assert again.status_code == 201, again.content
     assert Booking.objects.get().status == "confirmed"
     assert Slot.objects.get().booked == 1
+
+
+def test_a_cancel_that_waits_too_long_for_a_lock_is_told_to_try_again(
+    shared_database, clock, monkeypatch, resident_api, counter, window
+):
+    # given a booking, and another writer holding its slot counter longer than a cancel may wait
+    payload = {"service": "counter", "starts_at": f"{TUESDAY}T10:00:00+08:00"}
+    booked = resident_api.post("bookings", payload, headers={"Idempotency-Key": "busy-2"})
+    assert booked.status_code == 201, booked.content
+    booking_id = booked.json()["id"]
+    monkeypatch.setattr(capacity, "LOCK_TIMEOUT_MS", WAIT_MS)
+    with locked_by_another_writer(window, table="bookings_slot"):
+        # when
+        answer = resident_api.post(f"bookings/{booking_id}/cancel", {"reason": ""})
+    # then a clear 503, and the booking, its place, its history and its messages are as they were
+    assert answer.status_code == 503, answer.content
+    assert answer.json()["code"] == "busy_try_again"
+    booking = Booking.objects.get()
+    assert (booking.status, booking.version) == ("confirmed", 1)
+    assert Slot.objects.get().booked == 1
+    assert list(booking.events.values_list("kind", flat=True)) == ["created"]
+    assert list(OutboundSms.objects.values_list("template", flat=True)) == ["booking_confirmed"]
+    # and the same cancel goes through once the lock is gone
+    again = resident_api.post(f"bookings/{booking_id}/cancel", {"reason": ""})
+    assert again.status_code == 200, again.content
+    assert Booking.objects.get().status == "cancelled"
+    assert Slot.objects.get().booked == 0
 
 
 def test_other_database_errors_are_not_turned_into_busy():
