@@ -106,7 +106,10 @@ def create(
         contact_phone=user.phone,
         note=payload.note,
     )
-    booking = selectors.booking_get_for_resident(resident=user, booking_id=booking.public_id)
+    if not created:
+        # A replay: the first request's booking, as it is now.
+        booking = selectors.booking_get_for_resident(resident=user, booking_id=booking.public_id)
+    # A new booking carries its service, resource, house and history already.
     return Status(201 if created else 200, booking_out(booking))
 
 

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import connections
+from django.db import connection, connections
 from django.db.models import BigIntegerField, Count, Func, Prefetch, Q, QuerySet
 
 from heatdesk.accounts.models import User
@@ -39,6 +39,7 @@ from heatdesk.bookings.rules import (
 )
 from heatdesk.core import clock
 from heatdesk.core.errors import NotFound
+from heatdesk.core.rows import column, fetch
 
 MAX_RANGE_DAYS = 62
 # The company calendar and each resource's exceptions over a range, as read by `_calendar` and
@@ -145,6 +146,66 @@ def _weekly_plans(resource_ids: list[int]) -> dict[int, dict[int, list[TimeRange
     return plans
 
 
+def _day_rules_and_plans(
+    resource_ids: list[int], first: dt.date, last: dt.date
+) -> tuple[DayRules, dict[int, dict[int, list[TimeRange]]]]:
+    """The company calendar and the resources' exceptions over a range (as `_calendar` and
+    `_exceptions` read them) and their weekly plans (as `_weekly_plans`), in one round trip:
+    three small reads that every availability answer and every booking needs."""
+    plans_table = WorkingHours._meta.db_table
+    exceptions_table = DayException._meta.db_table
+    calendar_table = CalendarDay._meta.db_table
+    marks = ", ".join(["%s"] * len(resource_ids))
+    ops = connection.ops
+    lo, hi = ops.adapt_datefield_value(first), ops.adapt_datefield_value(last)
+    # Only table names and placeholders are formatted in; every value is a parameter.
+    sql = (
+        f"SELECT 'p', resource_id, weekday, NULL, NULL, starts, ends, NULL FROM {plans_table} "  # noqa: S608
+        f"WHERE resource_id IN ({marks}) "
+        f"UNION ALL SELECT 'x', resource_id, NULL, date, is_closed, starts, ends, NULL "
+        f"FROM {exceptions_table} WHERE resource_id IN ({marks}) AND date BETWEEN %s AND %s "
+        f"UNION ALL SELECT 'c', NULL, works_as_weekday, date, NULL, NULL, NULL, kind "
+        f"FROM {calendar_table} WHERE date BETWEEN %s AND %s"
+    )
+    fields = [
+        column(CalendarDay, "kind"),
+        column(WorkingHours, "resource"),
+        column(WorkingHours, "weekday"),
+        column(DayException, "date"),
+        column(DayException, "is_closed"),
+        column(DayException, "starts"),
+        column(DayException, "ends"),
+        column(CalendarDay, "kind"),
+    ]
+    params = [*resource_ids, *resource_ids, lo, hi, lo, hi] if resource_ids else None
+    if params is None:  # no resource: only the calendar (IN () is not valid SQL)
+        sql = sql[sql.rindex("UNION ALL ") + len("UNION ALL ") :]
+        params = [lo, hi]
+    calendar: dict[dt.date, DayRule] = {}
+    found: dict[int, dict[dt.date, list[TimeRange]]] = defaultdict(dict)
+    closed: set[tuple[int, dt.date]] = set()
+    weekly: list[tuple[int, int, dt.time, dt.time]] = []
+    for kind, resource_id, weekday, date, is_closed, starts, ends, day_kind in fetch(
+        sql, params, fields
+    ):
+        if kind == "p":
+            weekly.append((resource_id, weekday, starts, ends))
+        elif kind == "x":
+            day_ranges = found[resource_id].setdefault(date, [])
+            if is_closed:
+                closed.add((resource_id, date))
+            elif starts is not None and ends is not None:
+                day_ranges.append((starts, ends))
+        else:
+            calendar[date] = DayRule(kind=day_kind, as_weekday=weekday)
+    for resource_id, day in closed:
+        found[resource_id][day] = []
+    plans: dict[int, dict[int, list[TimeRange]]] = {}
+    for resource_id, weekday, starts, ends in sorted(weekly):
+        plans.setdefault(resource_id, {}).setdefault(weekday, []).append((starts, ends))
+    return (calendar, found), plans
+
+
 def bookable_window(*, service: Service, now: dt.datetime) -> tuple[dt.datetime, dt.date]:
     """The earliest start (minimum notice) and the last local date (maximum days ahead)."""
     earliest = now + dt.timedelta(minutes=service.min_notice_minutes)
@@ -182,6 +243,8 @@ def availability(
 
     timing = timing_of(service)
     resource_ids = [r.pk for r in resources]
+    if day_rules is None and plans is None:
+        day_rules, plans = _day_rules_and_plans(resource_ids, first, last)
     if day_rules is not None:
         calendar, exceptions = day_rules  # read already by the caller for this range
     else:
@@ -413,10 +476,7 @@ def offers_at(
     exceptions: dict[int, dict[dt.date, list[TimeRange]]] = {}
     plans: dict[int, dict[int, list[TimeRange]]] = {}
     if resources:
-        ids = [r.pk for r in resources]
-        calendar = _calendar(day, day)
-        exceptions = _exceptions(ids, day, day)
-        plans = _weekly_plans(ids)
+        (calendar, exceptions), plans = _day_rules_and_plans([r.pk for r in resources], day, day)
         timing = timing_of(service)
         for resource in resources:
             periods = periods_for_day(

@@ -154,14 +154,14 @@ def _claim(
 ) -> int | None:
     """Take a place on `resource` in the current transaction: expire stale holds there first,
     then the slot counter (windows) or the overlap check (teams). Returns the slot id."""
-    slot = None
+    slot_id = None
     if not resource.exclusive:
-        slot = capacity.slot_for(service=service, resource=resource, starts_at=times["starts_at"])
-    stale = _stale_holds_for(
-        resource=resource, slot_id=slot.pk if slot else None, times=times, now=now
-    )
+        slot_id = capacity.slot_for(
+            service=service, resource=resource, starts_at=times["starts_at"]
+        )
+    stale = _stale_holds_for(resource=resource, slot_id=slot_id, times=times, now=now)
     expire_stale_holds(holds=stale, now=now, ledger=ledger)
-    if slot is not None:
+    if slot_id is not None:
         capacity.ensure_window_room(
             resource=resource,
             starts_at=times["starts_at"],
@@ -169,8 +169,8 @@ def _claim(
             now=now,
             ignore_booking_id=ignore_booking_id,
         )
-        ledger.take_slot(slot)
-        return int(slot.pk)
+        ledger.take_slot(slot_id)
+        return slot_id
     capacity.ensure_resource_free(
         resource=resource,
         blocked_from=times["blocked_from"],
@@ -265,12 +265,13 @@ def booking_create(
             created_by=created_by,
             **times,
         )
-        event_record(
+        created = event_record(
             booking=booking,
             kind=BookingEvent.Kind.CREATED,
             actor=created_by,
             to_status=status,
         )
+        history_known(booking, [created])
         return booking
 
     def attempt() -> Booking:
@@ -313,6 +314,15 @@ def booking_create(
             if earlier is not None:
                 return earlier, False
         raise _integrity_to_error(exc) from exc
+
+
+def history_known(booking: Booking, events: list[BookingEvent]) -> None:
+    """Give a booking written in this request its whole history, as a prefetch would, so the
+    answer is shaped without reading back what was just inserted."""
+    known = BookingEvent.objects.filter(booking=booking)
+    known._result_cache = events
+    known._prefetch_done = True  # type: ignore[attr-defined]
+    booking._prefetched_objects_cache = {"events": known}  # type: ignore[attr-defined]
 
 
 def _fresh(booking: Booking, *, lock: bool = False) -> Booking:
