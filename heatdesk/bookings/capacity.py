@@ -13,15 +13,16 @@ import functools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
 from django.db import IntegrityError, OperationalError, connection
 from django.db.models import F
 
 from heatdesk.bookings.models import ACTIVE_STATUSES, Booking, HouseQuota, Resource, Service, Slot
 from heatdesk.bookings.rules import peak_overlap
-from heatdesk.bookings.selectors import active_q, slot_capacity
+from heatdesk.bookings.selectors import slot_capacity
 from heatdesk.core.errors import ApplicationError, Conflict
+from heatdesk.core.rows import column, fetch
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -209,24 +210,74 @@ def ensure_window_room(
     """
     if not WINDOW_GUARD:
         return
-    locked = list(
-        Resource.objects.select_for_update()
-        .filter(pk=resource.pk)
-        .values_list("capacity_per_slot", flat=True)
+    # Plain SQL: these two statements run on every window booking, and building them with the
+    # ORM cost more than running them.
+    ops = connection.ops
+    lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT capacity_per_slot FROM {Resource._meta.db_table} WHERE id = %s{lock}",  # noqa: S608
+            [resource.pk],
+        )
+        row = cursor.fetchone()
+    window_capacity = row[0] if row else resource.capacity_per_slot
+    at = ops.adapt_datetimefield_value
+    # The active bookings of every service on this window that overlap the range: pending,
+    # confirmed, and holds that have not run out (selectors.active_q).
+    intervals = fetch(
+        f"SELECT starts_at, ends_at FROM {Booking._meta.db_table} "  # noqa: S608
+        f"WHERE resource_id = %s AND {ops.quote_name('exclusive')} = %s "
+        "AND starts_at < %s AND ends_at > %s AND id <> %s "
+        "AND (status IN (%s, %s) OR (status = %s AND hold_expires_at > %s))",
+        [
+            resource.pk,
+            False,
+            at(ends_at),
+            at(starts_at),
+            ignore_booking_id or 0,
+            Booking.Status.PENDING.value,
+            Booking.Status.CONFIRMED.value,
+            Booking.Status.HELD.value,
+            at(now),
+        ],
+        _INTERVAL_FIELDS,
+        name="hd_window_bookings",
     )
-    window_capacity = locked[0] if locked else resource.capacity_per_slot
-    rows = Booking.objects.filter(
-        active_q(now=now),
-        resource=resource,
-        exclusive=False,
-        starts_at__lt=ends_at,
-        ends_at__gt=starts_at,
-    )
-    if ignore_booking_id is not None:
-        rows = rows.exclude(pk=ignore_booking_id)
-    intervals = list(rows.values_list("starts_at", "ends_at"))
-    if peak_overlap(intervals, starts_at, ends_at) >= window_capacity:
+    if peak_overlap([(a, b) for a, b in intervals], starts_at, ends_at) >= window_capacity:
         raise SlotTaken()
+
+
+_INTERVAL_FIELDS = [column(Booking, "starts_at"), column(Booking, "ends_at")]
+
+
+def stale_hold_ids(
+    *,
+    slot_id: int | None,
+    resource: Resource,
+    blocked_from: dt.datetime,
+    blocked_until: dt.datetime,
+    now: dt.datetime,
+) -> list[int]:
+    """Holds that ran out but still count: on the slot (windows), or overlapping the blocked
+    range on the team. Ids only; nearly always none, so no row is built for nothing."""
+    at = connection.ops.adapt_datetimefield_value
+    sql = (
+        f"SELECT id FROM {Booking._meta.db_table} "  # noqa: S608
+        "WHERE status = %s AND hold_expires_at <= %s AND "
+    )
+    params: list[Any] = [Booking.Status.HELD.value, at(now)]
+    if slot_id is not None:
+        sql += "slot_id = %s"
+        params.append(slot_id)
+    else:
+        sql += (
+            f"resource_id = %s AND {connection.ops.quote_name('exclusive')} = %s "
+            "AND blocked_from < %s AND blocked_until > %s"
+        )
+        params += [resource.pk, True, at(blocked_until), at(blocked_from)]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return [int(r[0]) for r in cursor.fetchall()]
 
 
 def ensure_resource_free(

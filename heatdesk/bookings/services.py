@@ -12,7 +12,7 @@ from collections.abc import Callable
 from contextlib import nullcontext
 from typing import TypeVar
 
-from django.db import IntegrityError, OperationalError, transaction
+from django.db import IntegrityError, OperationalError, connection, transaction
 from django.db.models import F, Q
 
 from heatdesk.accounts.models import User
@@ -48,12 +48,21 @@ def _fingerprint(**parts: object) -> str:
 
 
 def _replay(*, created_by: User, key: str, fingerprint: str) -> Booking | None:
-    earlier = Booking.objects.filter(created_by=created_by, idempotency_key=key).first()
-    if earlier is not None and earlier.request_fingerprint != fingerprint:
+    # Plain SQL for the look-up every create makes and nearly always finds nothing.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT id, request_fingerprint FROM {Booking._meta.db_table} "  # noqa: S608
+            "WHERE created_by_id = %s AND idempotency_key = %s",
+            [created_by.pk, key],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    if row[1] != fingerprint:
         raise Conflict(
             "该 Idempotency-Key 已用于另一个不同的预约请求。", code="idempotency_key_reused"
         )
-    return earlier
+    return Booking.objects.get(pk=row[0])
 
 
 def _check_time(*, service: Service, starts_at: dt.datetime, now: dt.datetime) -> None:
@@ -130,17 +139,20 @@ def _remind_at(service: Service, starts_at: dt.datetime, now: dt.datetime) -> dt
 def _stale_holds_for(
     *, resource: Resource, slot_id: int | None, times: dict[str, dt.datetime], now: dt.datetime
 ) -> list[Booking]:
-    holds = Booking.objects.filter(status=Booking.Status.HELD, hold_expires_at__lte=now)
-    if slot_id is not None:
-        holds = holds.filter(slot_id=slot_id)
-    else:
-        holds = holds.filter(
-            resource=resource,
-            exclusive=True,
-            blocked_from__lt=times["blocked_until"],
-            blocked_until__gt=times["blocked_from"],
-        )
-    return list(holds.order_by("pk"))
+    ids = capacity.stale_hold_ids(
+        slot_id=slot_id,
+        resource=resource,
+        blocked_from=times["blocked_from"],
+        blocked_until=times["blocked_until"],
+        now=now,
+    )
+    if not ids:
+        return []
+    # Read again with the same conditions: one may have been confirmed or cancelled since.
+    holds = Booking.objects.filter(
+        pk__in=ids, status=Booking.Status.HELD, hold_expires_at__lte=now
+    ).order_by("pk")
+    return list(holds)
 
 
 def _claim(

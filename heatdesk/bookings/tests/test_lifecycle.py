@@ -88,6 +88,24 @@ def test_an_expired_hold_frees_its_place_in_the_taking_transaction(clock, counte
     assert Booking.objects.filter(slot=slot, status__in=["held", "confirmed"]).count() == 2
 
 
+def test_a_teams_expired_hold_frees_its_time_in_the_taking_transaction(clock, home, repair):
+    # given a visit held on the team at 14:00 (its buffers block 13:30-15:30)
+    resident = home.bindings.get().user
+    hold = visit(resident, home, repair, hold=True)
+    with pytest.raises(ApplicationError) as busy:
+        visit(resident, home, repair, hhmm="14:30")
+    assert busy.value.code == "slot_taken"
+    # when the hold runs out (no job has run) and an overlapping time is booked
+    clock.shift(dt.timedelta(minutes=repair.hold_minutes, seconds=1))
+    taken = visit(resident, home, repair, hhmm="14:30")
+    # then the hold was expired in the same transaction and the team's time reused
+    hold.refresh_from_db()
+    assert hold.status == Booking.Status.EXPIRED
+    assert statuses(hold) == [("", "held"), ("held", "expired")]
+    assert taken.status == Booking.Status.CONFIRMED
+    assert HouseQuota.objects.get(house=home).active == 1
+
+
 def test_confirming_a_hold_that_ran_out_is_refused_and_releases_it(
     clock, resident_api, home, repair
 ):
