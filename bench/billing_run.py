@@ -387,8 +387,25 @@ def phase_ceiling(db: str, url: str) -> dict[str, Any]:
 # --- Phase 3: the billing run --------------------------------------------------------------------
 
 
+def _cpu_seconds(backend: int | None) -> tuple[float, float | None]:
+    """CPU time used so far by this process and by its PostgreSQL backend (read from /proc when
+    the server runs on this machine, else None). On a machine shared with other work the wall
+    time of a phase swings with the load; the CPU time it takes swings much less."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    server = None
+    if backend is not None:
+        try:
+            fields = Path(f"/proc/{backend}/stat").read_text().rsplit(")", 1)[1].split()
+            server = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        except (OSError, ValueError, IndexError):
+            server = None
+    return usage.ru_utime + usage.ru_stime, server
+
+
 def phase_run(db: str, url: str, batch_size: int) -> dict[str, Any]:
     _django(url)
+    from django.db import connection
+
     from heatdesk.billing.models import Bill, BillLine, HeatingSeason, LedgerEntry
     from heatdesk.billing.services import runs
 
@@ -399,10 +416,23 @@ def phase_run(db: str, url: str, batch_size: int) -> dict[str, Any]:
     previewed = time.monotonic() - started
     assert run.status == "previewed", run.error
     rss_preview = _peak_rss_mb()
+    backend = None
+    if db == "pg":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_backend_pid()")
+            (backend,) = cursor.fetchone()
+    cpu_before = _cpu_seconds(backend)
     started = time.monotonic()
     runs.billing_run_commit(run=run, by=None, background=False)
     run = runs.billing_run_process(run_id=run.pk)
     committed = time.monotonic() - started
+    cpu_after = _cpu_seconds(backend)
+    python_cpu = cpu_after[0] - cpu_before[0]
+    server_cpu = (
+        cpu_after[1] - cpu_before[1]
+        if cpu_after[1] is not None and cpu_before[1] is not None
+        else None
+    )
     assert run.status == "committed", run.error
     counts = run.result["counts"]
     made = Bill.objects.filter(run=run).count()
@@ -415,6 +445,8 @@ def phase_run(db: str, url: str, batch_size: int) -> dict[str, Any]:
         "lines": lines,
         "preview_s": round(previewed, 1),
         "commit_s": round(committed, 1),
+        "commit_cpu_python_s": round(python_cpu, 1),
+        "commit_cpu_server_s": None if server_cpu is None else round(server_cpu, 1),
         "bills_per_s": round(made / committed),
         "peak_rss_preview_mb": round(rss_preview),
         "peak_rss_mb": round(_peak_rss_mb()),
@@ -489,7 +521,8 @@ def main() -> None:
     print(
         f"  run: dry run {run['preview_s']} s; commit {run['commit_s']} s "
         f"({run['bills_per_s']:,} bills/s, {run['bills']:,} bills, {run['lines']:,} lines), "
-        f"peak RSS {run['peak_rss_mb']} MB",
+        f"peak RSS {run['peak_rss_mb']} MB; commit CPU: Python {run['commit_cpu_python_s']} s, "
+        f"server {run['commit_cpu_server_s']} s",
         flush=True,
     )
     verdict = (
