@@ -321,16 +321,17 @@ def billing_run_step(*, run_id: int) -> bool:
             raise RunStale(f"{season.code}采暖季已不在进行中，开账暂停。")
         batch = House.objects.filter(pk__gt=run.cursor, pk__lte=run.last_house_id).order_by("pk")
         if committing:
-            # Lock the batch's houses (in id order) before reading them: a payment, an issue or
-            # a 报停 approval for one of them either finished before — and we read what it
-            # wrote — or waits for this batch.
-            locked = list(batch.select_for_update().values_list("pk", flat=True)[: run.batch_size])
-            if locked:
-                batch = batch.filter(pk__gte=locked[0], pk__lte=locked[-1])
-        houses = [
-            run_plan.HouseRow(*values)
-            for values in batch.values_list(*run_plan.HOUSE_COLUMNS)[: run.batch_size]
-        ]
+            # Lock the batch's houses (in id order, and only them, not their units or
+            # communities) in the query that reads them: a payment, an issue or a 报停 approval
+            # for one of them either finished before — and we read what it wrote, as PostgreSQL
+            # returns the latest version of a row it had to wait for — or waits for this batch.
+            batch = batch.select_for_update(of=("self",))
+        houses = list(
+            map(
+                run_plan.HouseRow._make,
+                batch.values_list(*run_plan.HOUSE_COLUMNS)[: run.batch_size],
+            )
+        )
         if not houses:
             _finish(run)
             return False
@@ -358,14 +359,14 @@ def billing_run_step(*, run_id: int) -> bool:
                 ),
                 rows=[
                     bulk.BillRow(
-                        house_id=plan.house.id,
-                        tariff_id=plan.tariff.id,
-                        area=plan.area,
-                        usage_type=plan.house.usage_type,
-                        user_type=plan.house.user_type,
-                        heating_status=plan.house.heating_status,
-                        total_fen=plan.total_fen,
-                        lines=plan.lines,
+                        plan.house.id,
+                        plan.tariff.id,
+                        plan.area,
+                        plan.house.usage_type,
+                        plan.house.user_type,
+                        plan.house.heating_status,
+                        plan.total_fen,
+                        plan.lines,
                     )
                     for plan in planned
                     if plan.outcome == run_plan.BILL and plan.tariff is not None
