@@ -379,7 +379,10 @@ def billing_run_step(*, run_id: int) -> bool:
         run.cursor = last
         run.processed += len(houses)
         run.heartbeat_at = now
-        run.save(update_fields=["cursor", "processed", "heartbeat_at", "result", "preview"])
+        # Only the tally this phase adds to: each is a JSON document with every community's
+        # totals, rewritten by every batch.
+        tallied = "result" if committing else "preview"
+        run.save(update_fields=["cursor", "processed", "heartbeat_at", tallied])
     return True
 
 
