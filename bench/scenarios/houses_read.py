@@ -25,6 +25,6 @@ register(
         check=_check,
         ceiling="row-read",
         target=0.80,
-        max_queries=2,  # the token (with its user) + the bindings with their houses
+        max_queries=1,  # the token check and the house list, sent together (core.rows)
     )
 )

@@ -9,7 +9,7 @@ personal data, aware datetimes and Decimals on SQLite too.
 import re
 import weakref
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.conf import settings
 from django.db import connection
@@ -55,6 +55,15 @@ _prepared: "weakref.WeakKeyDictionary[Any, dict[str, bool]]" = weakref.WeakKeyDi
 _NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
 
+class Read(NamedTuple):
+    """One hand-written read: `sql` with `params`, whose columns are `fields` in order."""
+
+    sql: str
+    params: Sequence[Any]
+    fields: Sequence[Field[Any, Any]]
+    name: str = ""
+
+
 def fetch(
     sql: str, params: Sequence[Any], fields: Sequence[Field[Any, Any]], *, name: str = ""
 ) -> list[list[Any]]:
@@ -72,6 +81,45 @@ def fetch(
         else:
             cursor.execute(sql, params)
         rows = cursor.fetchall()
+    return _converted(rows, fields)
+
+
+def fetch_together(reads: Sequence[Read]) -> list[list[list[Any]]]:
+    """The rows of each read, in order, as `fetch` gives them; in one round trip once every
+    read is prepared on this PostgreSQL connection (each is prepared by its first `fetch`).
+
+    For reads that do not depend on each other's answers, such as the token check and the one
+    read a hot endpoint needs. Elsewhere (SQLite, statements not prepared) they run one by one.
+    """
+    if not reads or any(not read.name for read in reads):
+        raise ValueError("fetch_together takes named reads only")
+    known: dict[str, bool] = {}
+    if _prepares():
+        connection.ensure_connection()
+        known = _prepared.get(connection.connection, {})
+    if not all(known.get(read.name) for read in reads):
+        return [fetch(read.sql, read.params, read.fields, name=read.name) for read in reads]
+    statements: list[str] = []
+    params: list[Any] = []
+    for read in reads:
+        statements.append(_execute_by_name(read.name, read.params))
+        params.extend(read.params)
+    answers = []
+    with connection.cursor() as cursor:
+        try:
+            cursor.execute("; ".join(statements), params)
+        except Exception:
+            for read in reads:  # whatever became of them, find out before the next use
+                known[read.name] = False
+            raise
+        for i, read in enumerate(reads):
+            if i:
+                cursor.nextset()
+            answers.append(_converted(cursor.fetchall(), read.fields))
+    return answers
+
+
+def _converted(rows: Sequence[Sequence[Any]], fields: Sequence[Field[Any, Any]]) -> list[list[Any]]:
     if not rows:
         return []
     converters = _converters(fields)
@@ -97,9 +145,7 @@ def _prepares() -> bool:
 def _execute_prepared(cursor: Any, name: str, sql: str, params: Sequence[Any]) -> None:
     # Per connection: name -> True once prepared, False when a failed call left it unknown.
     known = _prepared.setdefault(connection.connection, {})
-    arguments = (
-        f"EXECUTE {name}({', '.join(['%s'] * len(params))})" if params else f"EXECUTE {name}"
-    )
+    arguments = _execute_by_name(name, params)
     if known.get(name) is False:
         # An earlier call failed after PREPARE may have run (PREPARE outlives a rollback).
         cursor.execute("SELECT 1 FROM pg_prepared_statements WHERE name = %s", [name])
@@ -114,3 +160,7 @@ def _execute_prepared(cursor: Any, name: str, sql: str, params: Sequence[Any]) -
     cursor.execute(f"PREPARE {name} AS {body}; {arguments}", params)
     cursor.nextset()
     known[name] = True
+
+
+def _execute_by_name(name: str, params: Sequence[Any]) -> str:
+    return f"EXECUTE {name}({', '.join(['%s'] * len(params))})" if params else f"EXECUTE {name}"

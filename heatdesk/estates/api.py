@@ -6,7 +6,7 @@ from django.conf import settings
 from django.http import HttpRequest
 from ninja import Router, Status
 
-from heatdesk.accounts.auth import request_user, resident_ready
+from heatdesk.accounts.auth import BearerAuth, request_user, resident_ready, token_rows
 from heatdesk.accounts.services import privacy_consent_current
 from heatdesk.core.api import ErrorOut
 from heatdesk.core.http import client_ip
@@ -18,6 +18,8 @@ from heatdesk.estates.selectors import (
     bindings_for_resident,
     house_get_for_resident,
     house_list_for_resident,
+    house_list_read_by_token,
+    house_list_rows,
 )
 
 router = Router(tags=["houses"])
@@ -63,11 +65,22 @@ def _house_row_out(row: dict[str, Any]) -> dict[str, object]:
     return out
 
 
-@router.get("/houses", response={200: list[HouseOut], **ERRORS}, summary="My bound houses")
+# The home screen's read: the house list goes to the database with the token check.
+_houses_bearer = BearerAuth(read=house_list_read_by_token)
+
+
+@router.get(
+    "/houses",
+    auth=_houses_bearer,
+    response={200: list[HouseOut], **ERRORS},
+    summary="My bound houses",
+)
 def houses(request: HttpRequest) -> list[dict[str, object]]:
     """Errors: `phone_verification_required`, `privacy_consent_required` (403)."""
     user = resident_ready(request)
-    return [_house_row_out(row) for row in house_list_for_resident(user=user)]
+    found = token_rows(request)
+    listed = house_list_for_resident(user=user) if found is None else house_list_rows(found)
+    return [_house_row_out(row) for row in listed]
 
 
 @router.get(

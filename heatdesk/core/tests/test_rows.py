@@ -105,3 +105,65 @@ def test_a_call_that_fails_after_preparing_does_not_break_the_next_one():
         )
     if connection.vendor == "postgresql":
         assert "hd_test_rows_fail" in prepared_names()
+
+
+COUNT_SQL = "SELECT COUNT(*) FROM estates_house WHERE id >= %s"
+
+
+@pytest.mark.django_db
+def test_reads_fetched_together_answer_as_each_alone_in_one_round_trip_once_prepared():
+    first, second = make_house(owner_name="王秀英"), make_house(owner_name="李四")
+    count = [rows.column(House, "id")]  # an integer column, as COUNT(*) is
+    reads = [
+        rows.Read(SQL, [first.pk], fields(), name="hd_test_together_a"),
+        rows.Read(COUNT_SQL, [first.pk], count, name="hd_test_together_b"),
+        rows.Read(SQL, [second.pk + 1000], fields(), name="hd_test_together_c"),
+    ]
+    alone = [rows.fetch(r.sql, r.params, r.fields) for r in reads]
+    assert alone[0][0][2] == "王秀英"
+    assert alone[1] == [[2]]
+    assert alone[2] == []
+    # the first call prepares each on PostgreSQL; later ones go together
+    assert rows.fetch_together(reads) == alone
+    with CaptureQueriesContext(connection) as ctx:
+        assert rows.fetch_together(reads) == alone
+    sent = [q["sql"] for q in ctx.captured_queries]
+    if connection.vendor == "postgresql":
+        assert len(sent) == 1
+        assert [s.split("(")[0] for s in sent[0].split("; ")] == [
+            "EXECUTE hd_test_together_a",
+            "EXECUTE hd_test_together_b",
+            "EXECUTE hd_test_together_c",
+        ]
+    else:
+        assert [s.split()[0] for s in sent] == ["SELECT"] * 3
+
+
+def test_only_named_reads_go_together(db):
+    with pytest.raises(ValueError, match="named reads only"):
+        rows.fetch_together([rows.Read(SQL, [1], fields())])
+    with pytest.raises(ValueError, match="named reads only"):
+        rows.fetch_together([])
+
+
+@pytest.mark.django_db
+def test_reads_that_failed_together_are_checked_before_their_next_use():
+    house = make_house()
+    good = rows.Read(SQL, [house.pk], fields(), name="hd_test_together_ok")
+    rows.fetch_together([good, good._replace(name="hd_test_together_bad")])
+    if connection.vendor != "postgresql":
+        return  # SQLite has nothing prepared to lose
+    # given the batch fails (a bad parameter) inside a transaction that then rolls back
+    bad = good._replace(params=["not a number"], name="hd_test_together_bad")
+    with pytest.raises(DataError), transaction.atomic():
+        rows.fetch_together([good, bad])
+    # then both statements are still there, found again, and the next batch answers
+    with CaptureQueriesContext(connection) as ctx:
+        found = rows.fetch_together([good, bad._replace(params=[house.pk])])
+    assert [row[0][0] for row in found] == [house.account_no, house.account_no]
+    assert [q["sql"].split()[0] for q in ctx.captured_queries] == [
+        "SELECT",
+        "EXECUTE",
+        "SELECT",
+        "EXECUTE",
+    ]
