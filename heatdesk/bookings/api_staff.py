@@ -43,7 +43,7 @@ from heatdesk.bookings.schemas import (
     StaffServiceOut,
 )
 from heatdesk.core import clock
-from heatdesk.core.errors import NotFound, PermissionDenied
+from heatdesk.core.errors import NotFound, PermissionDenied, ValidationFailed
 from heatdesk.estates.models import House
 
 router = Router(tags=["bookings-staff"])
@@ -223,6 +223,19 @@ def exception_remove(request: HttpRequest, exception_id: int) -> Status[Any]:
     return Status(204, None)
 
 
+# The years a holiday calendar can be kept for: beyond them a year is a typing mistake.
+CALENDAR_YEARS = range(2000, 2101)
+
+
+def _calendar_year(year: int) -> int:
+    if year not in CALENDAR_YEARS:
+        raise ValidationFailed(
+            "年份无效。",
+            fields={"year": [f"年份须在{CALENDAR_YEARS.start}–{CALENDAR_YEARS.stop - 1}之间。"]},
+        )
+    return year
+
+
 def _holidays_out(year: int) -> dict[str, Any]:
     days = CalendarDay.objects.filter(date__year=year).order_by("date")
     return {
@@ -236,17 +249,19 @@ def _holidays_out(year: int) -> dict[str, Any]:
 
 @router.get("/staff/bookings/holidays/{year}", response={200: HolidaysOut, **ERRORS})
 def holidays_get(request: HttpRequest, year: int) -> dict[str, Any]:
-    """Public holidays and make-up working days of a year. Permission:
-    `bookings.view_calendarday`."""
+    """Public holidays and make-up working days of a year (2000–2100). Permission:
+    `bookings.view_calendarday`. Errors: `validation_error` (422: a year outside that range)."""
     staff_with(request, "bookings.view_calendarday")
-    return _holidays_out(year)
+    return _holidays_out(_calendar_year(year))
 
 
 @router.put("/staff/bookings/holidays/{year}", response={200: HolidaysOut, **ERRORS})
 def holidays_put(request: HttpRequest, year: int, payload: HolidaysIn) -> dict[str, Any]:
     """Replaces the year's holidays and make-up days. Permission: `bookings.change_calendarday`.
-    Errors: `validation_error` (422: a date outside the year, a date twice)."""
+    Errors: `validation_error` (422: a year outside 2000–2100, a date outside the year, a date
+    twice)."""
     user = staff_with(request, "bookings.change_calendarday")
+    year = _calendar_year(year)
     catalog.holidays_set(actor=user, year=year, days=[d.dict() for d in payload.days])
     return _holidays_out(year)
 

@@ -138,6 +138,13 @@ def test_an_administrator_configures_a_counter_service_end_to_end(clock, admin_u
     )
     assert wrong_year.status_code == 422
     assert CalendarDay.objects.filter(date=TUESDAY).exists()
+    # a year no calendar is kept for is refused, reading or writing, and nothing changes
+    for year in (0, 1999, 2101, 10**12):
+        read = admin_api.get(f"staff/bookings/holidays/{year}")
+        assert (read.status_code, list(read.json()["fields"])) == (422, ["year"]), year
+        written = put(admin_api, f"staff/bookings/holidays/{year}", {"days": []})
+        assert (written.status_code, list(written.json()["fields"])) == (422, ["year"]), year
+    assert CalendarDay.objects.filter(date=TUESDAY).exists()
     put(admin_api, "staff/bookings/holidays/2026", {"days": []})
     # an exception gives other hours on a Wednesday
     added = admin_api.post(

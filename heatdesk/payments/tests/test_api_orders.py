@@ -198,6 +198,10 @@ def test_records_list_the_houses_payments_newest_first_in_pages(
     assert first["results"][0]["items"][0]["bill_id"] == bills[0].public_id
     bad = resident_api.get("payments/records?page_size=500")
     assert (bad.status_code, bad.json()["code"]) == (422, "validation_error")
+    assert list(bad.json()["fields"]) == ["page_size"]
+    # a page far past any history is refused, not handed to the database as a huge offset
+    far = resident_api.get(f"payments/records?page={10**30}")
+    assert (far.status_code, list(far.json()["fields"])) == (422, ["page"])
 
 
 def test_a_mini_program_payer_gets_signed_request_payment_parameters_for_their_openid(
