@@ -11,14 +11,15 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import transaction
 
+from heatdesk.core.inserts import insert_unless_duplicate
 from heatdesk.payments.models import PaymentAlert, PaymentOrder, ProviderNotify
 from heatdesk.payments.notify import PAYMENT, VerifiedNotify
 from heatdesk.payments.providers.errors import NotifyRejected
 from heatdesk.payments.services.alerts import alert_raise
 from heatdesk.payments.services.common import Status, provider_time
-from heatdesk.payments.services.settlement import order_settle
+from heatdesk.payments.services.settlement import order_settle, order_settle_waiting
 
 logger = logging.getLogger("heatdesk.payments.notifies")
 
@@ -27,20 +28,18 @@ RAW_HEADERS = ("content-type", "user-agent", "wechatpay-")
 
 
 def _store(verified: VerifiedNotify) -> ProviderNotify | None:
-    """The notify's row, or None when this event was stored before (a redelivery)."""
-    try:
-        with transaction.atomic():
-            return ProviderNotify.objects.create(
-                provider=verified.provider,
-                event_id=verified.event_id[:128],
-                kind=verified.kind,
-                event_type=verified.event_type[:64],
-                out_trade_no=verified.out_trade_no[:32],
-                out_refund_no=verified.out_refund_no[:64],
-                payload=verified.payload,
-            )
-    except IntegrityError:
-        return None
+    """The notify's row, or None when this event was stored before (a redelivery, or a twin
+    delivery that committed first: the INSERT waits for it)."""
+    notify = ProviderNotify(
+        provider=verified.provider,
+        event_id=verified.event_id[:128],
+        kind=verified.kind,
+        event_type=verified.event_type[:64],
+        out_trade_no=verified.out_trade_no[:32],
+        out_refund_no=verified.out_refund_no[:64],
+        payload=verified.payload,
+    )
+    return notify if insert_unless_duplicate(notify) else None
 
 
 def _paid_at(verified: VerifiedNotify) -> Any:
@@ -48,59 +47,89 @@ def _paid_at(verified: VerifiedNotify) -> Any:
     return provider_time(str(payload.get("success_time") or payload.get("gmt_payment") or ""))
 
 
+def _order(verified: VerifiedNotify, *, lock: bool) -> PaymentOrder:
+    """The notify's order, refused when unknown or for another amount. `lock`: in full and
+    `FOR UPDATE`, to hand to `order_settle`; otherwise the three fields the checks need."""
+    orders = PaymentOrder.objects.filter(
+        provider=verified.provider, out_trade_no=verified.out_trade_no
+    )
+    order = (
+        orders.select_for_update().first()
+        if lock
+        else orders.only("pk", "amount_fen", "status").first()
+    )
+    if order is None:
+        raise NotifyRejected("未知的商户订单号。", code="payment_notify_unknown_order")
+    if verified.amount_fen != order.amount_fen:
+        raise NotifyRejected(
+            f"通知金额 {verified.amount_fen} 分与订单金额 {order.amount_fen} 分不符。",
+            code="payment_notify_amount_mismatch",
+        )
+    return order
+
+
+def _outcome(notify: ProviderNotify, outcome: str) -> ProviderNotify:
+    if outcome != ProviderNotify.Outcome.APPLIED:
+        ProviderNotify.objects.filter(pk=notify.pk).update(outcome=outcome)
+        notify.outcome = outcome
+    return notify
+
+
 def notify_apply(verified: VerifiedNotify) -> ProviderNotify | None:
     """Store and apply a verified notify in one transaction. Returns the stored row, or None
-    for a redelivery of an event already applied (acknowledge it, change nothing)."""
-    settles = verified.kind == PAYMENT and verified.paid
+    for a redelivery of an event already applied (acknowledge it, change nothing).
+
+    A refusal (NotifyRejected: an order we do not know, another amount) rolls back the stored
+    row with everything else."""
     with transaction.atomic():
-        orders = PaymentOrder.objects.filter(
-            provider=verified.provider, out_trade_no=verified.out_trade_no
-        )
-        # A payment notify that settles reads the order once, in full and locked, and hands
-        # that row to `order_settle` (whose errors roll back this whole transaction: nothing
-        # here catches one); anything else needs three fields and no lock.
-        order = (
-            orders.select_for_update().first()
-            if settles
-            else orders.only("pk", "amount_fen", "status").first()
-        )
-        if order is None:
-            raise NotifyRejected("未知的商户订单号。", code="payment_notify_unknown_order")
-        if verified.amount_fen != order.amount_fen:
-            raise NotifyRejected(
-                f"通知金额 {verified.amount_fen} 分与订单金额 {order.amount_fen} 分不符。",
-                code="payment_notify_amount_mismatch",
-            )
+        if not (verified.kind == PAYMENT and verified.paid):
+            _order(verified, lock=False)
+            notify = _store(verified)
+            if notify is None:
+                return None
+            if verified.kind != PAYMENT:
+                from heatdesk.payments.services.refunds import refund_apply_notify
+
+                # Refused (the order not confirmed paid yet, an unknown refund) → rolled back
+                # with the stored row and not acknowledged, so the provider delivers it again.
+                refund_apply_notify(verified)
+                return notify
+            return _outcome(notify, ProviderNotify.Outcome.NO_CHANGE)
+        # A payment confirmed: the event is stored first, so a redelivery costs no order lock.
         notify = _store(verified)
         if notify is None:
+            _order(verified, lock=False)  # still refused for an unknown order or amount
             return None
-        if verified.kind != PAYMENT:
-            from heatdesk.payments.services.refunds import refund_apply_notify
-
-            # Refused (the order not confirmed paid yet, an unknown refund) → rolled back with
-            # the stored row and not acknowledged, so the provider delivers it again.
-            refund_apply_notify(verified)
+        paid_at = _paid_at(verified)
+        # The common case, an order waiting for exactly this amount, is one compare-and-set.
+        if order_settle_waiting(
+            provider=verified.provider,
+            out_trade_no=verified.out_trade_no,
+            transaction_id=verified.transaction_id,
+            paid_fen=verified.amount_fen,
+            paid_at=paid_at,
+        ):
             return notify
+        # Anything else (unknown, another amount, paid already, closed or failed) is read under
+        # the order's lock and answered by `order_settle`, whose errors roll back this whole
+        # transaction: nothing here catches one.
+        order = _order(verified, lock=True)
+        before = order.status
+        settled = order_settle(
+            order=order,
+            transaction_id=verified.transaction_id,
+            paid_fen=verified.amount_fen,
+            paid_at=paid_at,
+            locked=True,
+        )
         outcome = ProviderNotify.Outcome.NO_CHANGE
-        if settles:
-            before = order.status
-            settled = order_settle(
-                order=order,
-                transaction_id=verified.transaction_id,
-                paid_fen=verified.amount_fen,
-                paid_at=_paid_at(verified),
-                locked=True,
+        if settled.status == Status.PAID and before != Status.PAID:
+            outcome = (
+                ProviderNotify.Outcome.ALERT
+                if before in {Status.CLOSED, Status.FAILED}
+                else ProviderNotify.Outcome.APPLIED
             )
-            if settled.status == Status.PAID and before != Status.PAID:
-                outcome = (
-                    ProviderNotify.Outcome.ALERT
-                    if before in {Status.CLOSED, Status.FAILED}
-                    else ProviderNotify.Outcome.APPLIED
-                )
-        if outcome != ProviderNotify.Outcome.APPLIED:
-            ProviderNotify.objects.filter(pk=notify.pk).update(outcome=outcome)
-            notify.outcome = outcome
-        return notify
+        return _outcome(notify, outcome)
 
 
 def raw_request(headers: Mapping[str, str], body: bytes) -> dict[str, Any]:
