@@ -122,3 +122,46 @@ def post_alipay(params: dict[str, str]) -> Any:
         urlencode(params),
         content_type="application/x-www-form-urlencoded; charset=utf-8",
     )
+
+
+def wechat_refund_notify(
+    out_trade_no: str,
+    out_refund_no: str,
+    *,
+    total: int,
+    refund: int,
+    event_id: str = "",
+    refund_status: str = "SUCCESS",
+) -> tuple[dict[str, str], bytes]:
+    """Signed headers and body of a REFUND.SUCCESS (or other refund status) notify."""
+    sim = wechatpay_sim()
+    data = {
+        "mchid": sim.mchid,
+        "out_trade_no": out_trade_no,
+        "transaction_id": "4200000001202611200000000001",
+        "out_refund_no": out_refund_no,
+        "refund_id": "50300000012026112000000000001",
+        "refund_status": refund_status,
+        "success_time": wechatpay_protocol.format_time(clock.now()),
+        "amount": {"total": total, "refund": refund, "payer_total": total, "payer_refund": refund},
+    }
+    envelope = {
+        "id": event_id or str(uuid.uuid4()),
+        "create_time": wechatpay_protocol.format_time(clock.now()),
+        "resource_type": "encrypt-resource",
+        "event_type": f"REFUND.{refund_status}",
+        "summary": "退款成功",
+        "resource": {
+            "original_type": "refund",
+            **wechatpay_protocol.encrypt_resource(
+                api_v3_key=sim.api_v3_key,
+                plaintext=json.dumps(data, ensure_ascii=False).encode(),
+                associated_data="refund",
+            ),
+        },
+    }
+    body = wechatpay_protocol.encode_json(envelope)
+    headers = wechatpay_protocol.sign_response(
+        body=body, private_key=sim.platform_key, serial=sim.public_key_id
+    )
+    return headers, body
