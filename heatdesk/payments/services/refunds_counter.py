@@ -39,11 +39,19 @@ def refund_cash_payout(*, refund: Refund, collector: User) -> Refund:
     """A collector hands an approved counter refund back to the payer from their open shift:
     PROCESSING → SUCCEEDED by compare-and-set, `paid_out_shift` set to that shift, the ledger
     takes the money back off the house(s), audited. Refused with nothing changed: no
-    permission, not a counter refund, not approved yet, already paid out, no open shift."""
+    permission, not a counter refund, the collector who requested it (separation of duties),
+    not approved yet, already paid out, no open shift."""
     if not collector.has_perm(TAKE):
         raise PermissionDenied("没有柜台收费权限。", code="forbidden")
     if refund.order.provider != Provider.COUNTER:
         raise Conflict("该退款不是柜台缴费的退款，由支付渠道原路退回。", code="refund_not_counter")
+    if refund.requested_by_id is not None and refund.requested_by_id == collector.pk:
+        # Separation of duties, as for the approval: who asked for the money back does not
+        # also hand it over.
+        raise Conflict(
+            "退款申请人不能为自己申请的退款付款，请由其他收费员办理。",
+            code="refund_payout_same_person",
+        )
     with transaction.atomic():
         shift = (
             CounterShift.objects.select_for_update()

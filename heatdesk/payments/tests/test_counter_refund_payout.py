@@ -6,6 +6,7 @@ amount; every refusal changes nothing. Service and staff API."""
 
 import pytest
 
+from heatdesk.accounts.roles import ROLE_COLLECTOR
 from heatdesk.accounts.services import token_issue
 from heatdesk.audit.models import AuditEntry
 from heatdesk.billing.models import Bill
@@ -28,7 +29,7 @@ from heatdesk.payments.tests.counter_support import (  # noqa: F401 - fixtures
     shift,
 )
 from heatdesk.payments.tests.support_refunds import paid_order, sim  # noqa: F401 - fixture
-from heatdesk.testing import ApiClient
+from heatdesk.testing import ApiClient, make_staff
 
 pytestmark = pytest.mark.django_db
 FLOAT = 50000
@@ -45,8 +46,8 @@ def take(collector, house, bill, channel="cash"):
     )
 
 
-def approved(order, collector, finance, amount=20000):
-    refund = refund_request(order=order, amount_fen=amount, reason="多缴退还", by=collector)
+def approved(order, requester, finance, amount=20000):
+    refund = refund_request(order=order, amount_fen=amount, reason="多缴退还", by=requester)
     return refund_approve(refund=refund, by=finance)
 
 
@@ -63,10 +64,10 @@ def state(refund, house, bill):
 
 
 def test_a_cash_payout_lowers_this_shift_by_exactly_the_refund(
-    collector, finance, house_a, bill, shift
+    collector, finance, agent, house_a, bill, shift
 ):
     order = take(collector, house_a, bill)
-    refund = approved(order, collector, finance)
+    refund = approved(order, agent, finance)
     assert refund.status == Refund.Status.PROCESSING
     assert list(refunds_awaiting_payout()) == [refund]
     assert shift_expected(shift=shift)["cash"] == FLOAT + BILL
@@ -90,9 +91,11 @@ def test_a_cash_payout_lowers_this_shift_by_exactly_the_refund(
     assert (closed.difference_fen, closed.expected["cash"]) == (0, FLOAT + BILL - 20000)
 
 
-def test_a_pos_refund_goes_back_through_the_pos_channel(collector, finance, house_a, bill, shift):
+def test_a_pos_refund_goes_back_through_the_pos_channel(
+    collector, finance, agent, house_a, bill, shift
+):
     order = take(collector, house_a, bill, channel="pos")
-    refund = approved(order, collector, finance, amount=BILL)
+    refund = approved(order, agent, finance, amount=BILL)
     refund_cash_payout(refund=refund, collector=collector)
     assert shift_expected(shift=shift) == {"cash": FLOAT, "pos": 0, "transfer": 0}
     assert bill_state(bill) == (Bill.Status.ISSUED, BILL, 0)
@@ -100,9 +103,11 @@ def test_a_pos_refund_goes_back_through_the_pos_channel(collector, finance, hous
     assert closed.difference_fen == 0
 
 
-def test_no_open_shift_is_refused_and_changes_nothing(collector, finance, house_a, bill, shift):
+def test_no_open_shift_is_refused_and_changes_nothing(
+    collector, finance, agent, house_a, bill, shift
+):
     order = take(collector, house_a, bill)
-    refund = approved(order, collector, finance)
+    refund = approved(order, agent, finance)
     shift_close(shift=shift, counted={"cash": FLOAT + BILL}, by=collector)
     before = state(refund, house_a, bill)
     with pytest.raises(Conflict) as refused:
@@ -113,10 +118,10 @@ def test_no_open_shift_is_refused_and_changes_nothing(collector, finance, house_
 
 
 def test_a_refund_paid_out_twice_is_refused_the_second_time(
-    collector, finance, house_a, bill, shift
+    collector, finance, agent, house_a, bill, shift
 ):
     order = take(collector, house_a, bill)
-    refund = approved(order, collector, finance)
+    refund = approved(order, agent, finance)
     refund_cash_payout(refund=refund, collector=collector)
     before = state(refund, house_a, bill)
     with pytest.raises(Conflict) as refused:
@@ -126,9 +131,9 @@ def test_a_refund_paid_out_twice_is_refused_the_second_time(
     assert shift_expected(shift=shift)["cash"] == FLOAT + BILL - 20000
 
 
-def test_a_refund_not_approved_is_refused(collector, finance, house_a, bill, shift):
+def test_a_refund_not_approved_is_refused(collector, finance, agent, house_a, bill, shift):
     order = take(collector, house_a, bill)
-    refund = refund_request(order=order, amount_fen=20000, reason="多缴退还", by=collector)
+    refund = refund_request(order=order, amount_fen=20000, reason="多缴退还", by=agent)
     before = state(refund, house_a, bill)
     with pytest.raises(Conflict) as refused:
         refund_cash_payout(refund=refund, collector=collector)
@@ -151,7 +156,7 @@ def test_staff_without_the_counter_permission_cannot_pay_out(
     collector, finance, agent, house_a, bill, shift
 ):
     order = take(collector, house_a, bill)
-    refund = approved(order, collector, finance)
+    refund = approved(order, agent, finance)
     before = state(refund, house_a, bill)
     with pytest.raises(PermissionDenied):
         refund_cash_payout(refund=refund, collector=agent)
@@ -160,7 +165,7 @@ def test_staff_without_the_counter_permission_cannot_pay_out(
 
 def test_the_counter_api_lists_and_pays_out(collector, finance, agent, house_a, bill, shift):
     order = take(collector, house_a, bill)
-    refund = approved(order, collector, finance)
+    refund = approved(order, agent, finance)
     desk = ApiClient(token_issue(user=collector))
     listed = desk.get("payments/counter/refunds")
     assert listed.status_code == 200
@@ -189,12 +194,36 @@ def test_the_counter_api_lists_and_pays_out(collector, finance, agent, house_a, 
     assert bill_state(bill) == (Bill.Status.PARTIALLY_PAID, BILL, BILL - 20000)
 
 
-def test_a_payout_after_the_close_needs_a_new_shift(collector, finance, house_a, bill, shift):
+def test_a_payout_after_the_close_needs_a_new_shift(
+    collector, finance, agent, house_a, bill, shift
+):
     order = take(collector, house_a, bill)
-    refund = approved(order, collector, finance)
+    refund = approved(order, agent, finance)
     shift_close(shift=shift, counted={"cash": FLOAT + BILL}, by=collector)
     later = shift_open(collector=collector, opening_float_fen=FLOAT)
     done = refund_cash_payout(refund=refund, collector=collector)
     assert done.paid_out_shift_id == later.pk
     assert shift_expected(shift=later)["cash"] == FLOAT - 20000
     assert CounterShift.objects.get(pk=shift.pk).expected["cash"] == FLOAT + BILL
+
+
+def test_the_collector_who_requested_a_refund_cannot_pay_it_out(
+    collector, finance, house_a, bill, shift
+):
+    # given: the collector took the payment and asked for the refund, finance approved it
+    order = take(collector, house_a, bill)
+    refund = approved(order, collector, finance)
+    before = state(refund, house_a, bill)
+    # when the same collector pays it out
+    with pytest.raises(Conflict) as refused:
+        refund_cash_payout(refund=refund, collector=collector)
+    # then: refused, nothing changed, still waiting for another collector
+    assert refused.value.code == "refund_payout_same_person"
+    assert state(refund, house_a, bill) == before
+    assert shift_expected(shift=shift)["cash"] == FLOAT + BILL
+    assert list(refunds_awaiting_payout()) == [refund]
+    # and another collector, from their own open shift, may
+    other = make_staff("collector2", ROLE_COLLECTOR)
+    other_shift = shift_open(collector=other)
+    done = refund_cash_payout(refund=refund, collector=other)
+    assert (done.status, done.paid_out_shift_id) == (Refund.Status.SUCCEEDED, other_shift.pk)

@@ -232,7 +232,7 @@ def test_void_of_a_prepayment_takes_the_credit_back(collector, finance, house_b,
     assert credit(house_b) == 0
 
 
-def test_cash_refunds_paid_out_lower_the_expected_cash(collector, finance, house_b, shift):
+def test_cash_refunds_paid_out_lower_the_expected_cash(collector, finance, agent, house_b, shift):
     from heatdesk.payments.services.refunds import (
         refund_approve,
         refund_cash_payout,
@@ -241,7 +241,7 @@ def test_cash_refunds_paid_out_lower_the_expected_cash(collector, finance, house
 
     # given: a prepayment of 500 元, 200 元 of it refunded in cash during the shift
     order = take(collector, house_b, "k1", amount_fen=50000)
-    refund = refund_request(order=order, amount_fen=20000, reason="多缴退还", by=collector)
+    refund = refund_request(order=order, amount_fen=20000, reason="多缴退还", by=agent)
     refund_approve(refund=refund, by=finance)
     refund_cash_payout(refund=refund, collector=collector)
     # a refunded payment can no longer be voided

@@ -123,12 +123,12 @@ def test_a_payment_voided_in_its_open_shift_leaves_the_day_balanced_and_a_late_v
 
 
 def test_a_refund_approved_after_the_close_waits_and_is_paid_out_of_the_next_shift(
-    collector, finance, house_b, shift
+    collector, agent, finance, house_b, shift
 ):
     order = take(collector, house_b, "k1", amount_fen=50000)
     shift_close(shift=shift, counted={"cash": FLOAT + 50000}, by=collector)
-    # when: finance approves after the close; no drawer has paid anything out yet
-    refund = refund_request(order=order, amount_fen=20000, reason="多缴退还", by=collector)
+    # when: finance approves after the close (an agent asked); no drawer has paid anything out
+    refund = refund_request(order=order, amount_fen=20000, reason="多缴退还", by=agent)
     refund_approve(refund=refund, by=finance)
     waiting = reconcile_day(provider="counter", day=DAY)
     assert waiting.status == ReconciliationReport.Status.BALANCED

@@ -275,10 +275,11 @@ def test_alipay_fund_change_n_is_confirmed_by_the_refund_query(
 
 
 def test_an_approved_counter_refund_waits_for_the_counter_with_nothing_posted(
-    bill, house_a, collector, finance
+    bill, house_a, collector, agent, finance
 ):
     order = paid_order(provider=Provider.COUNTER, bill=bill, collector=collector)
-    refund = request(order, 1000, collector)
+    # (requested by an agent: who asks for a refund does not also hand the money over)
+    refund = request(order, 1000, agent)
     before = money_state(house_a)
     approved = refunds.refund_approve(refund=refund, by=finance)
     assert (approved.status, approved.succeeded_at, approved.paid_out_shift_id) == (
