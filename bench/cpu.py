@@ -8,6 +8,7 @@ flags (and retries once) such runs instead of trusting them.
 import os
 import resource
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -127,3 +128,35 @@ def wait_until_idle(*, threshold: float, max_seconds: float) -> tuple[float, flo
     while share > threshold and time.monotonic() - started < max_seconds:
         share = busy_share()
     return share, time.monotonic() - started
+
+
+def backend_cpu_seconds(pid: int) -> float:
+    """CPU seconds (user + system) the process `pid` has used: a PostgreSQL backend, say."""
+    fields = (PROC / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_per_call(
+    call: Callable[[int], None], *, first: int = 0, warm: int, rounds: int, requests: int
+) -> tuple[float, float]:
+    """Best (lowest) µs of this process's CPU and of its PostgreSQL backend's per `call(i)`,
+    over `rounds` rounds of `requests` calls after `warm` calls; `i` counts up from `first`, so
+    a call can use it to pick a different row or a different order each time. In-process, one
+    thread: the steadier figure on a busy machine, as it counts CPU seconds, not wall time."""
+    from django.db import connection
+
+    for i in range(first, first + warm):
+        call(i)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        backend = int(cursor.fetchone()[0])
+    best = (float("inf"), float("inf"))
+    for r in range(rounds):
+        start = first + warm + r * requests
+        py, pg = time.process_time(), backend_cpu_seconds(backend)
+        for i in range(start, start + requests):
+            call(i)
+        py = (time.process_time() - py) / requests * 1e6
+        pg = (backend_cpu_seconds(backend) - pg) / requests * 1e6
+        best = min(best, (py, pg), key=sum)
+    return best

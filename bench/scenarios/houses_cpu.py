@@ -13,15 +13,10 @@ which is the same for both.
 """
 
 import argparse
-import os
-import time
 from collections.abc import Callable
 from pathlib import Path
 
-
-def _backend_cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+from bench.cpu import cpu_per_call
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -35,7 +30,6 @@ def main(argv: list[str] | None = None) -> None:
     import django
 
     django.setup()
-    from django.db import connection
     from django.test import Client
 
     client = Client()
@@ -53,21 +47,7 @@ def main(argv: list[str] | None = None) -> None:
             raise SystemExit(f"/bench/rows answered {response.status_code}")
 
     def measure(call: Callable[[int], None]) -> tuple[float, float]:
-        """Best (lowest) µs of Python and of PostgreSQL CPU per request over the rounds."""
-        for i in range(200):
-            call(i)
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_backend_pid()")
-            backend = int(cursor.fetchone()[0])
-        best = (float("inf"), float("inf"))
-        for _ in range(args.rounds):
-            py, pg = time.process_time(), _backend_cpu_seconds(backend)
-            for i in range(args.requests):
-                call(i)
-            py = (time.process_time() - py) / args.requests * 1e6
-            pg = (_backend_cpu_seconds(backend) - pg) / args.requests * 1e6
-            best = min(best, (py, pg), key=sum)
-        return best
+        return cpu_per_call(call, warm=200, rounds=args.rounds, requests=args.requests)
 
     results = {"row-read": measure(row_read), "houses-read": measure(houses)}
     for name, (py, pg) in results.items():

@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from bench.scenarios.houses_cpu import _backend_cpu_seconds
+from bench.cpu import cpu_per_call
 from bench.scenarios.notify_settle_data import COMMUNITY
 from bench.scenarios.notify_settle_profile import _environment
 
@@ -36,7 +36,6 @@ def main(argv: list[str] | None = None) -> None:
     import django
 
     django.setup()
-    from django.db import connection
     from django.test import Client
 
     from bench.scenarios.notify_settle import PATH, _sign_chunk
@@ -76,22 +75,9 @@ def main(argv: list[str] | None = None) -> None:
             raise SystemExit(f"/bench/writes answered {answer.status_code}")
 
     def measure(call: Callable[[int], None], start: int) -> tuple[float, float]:
-        """Best (lowest) µs of Python and of PostgreSQL CPU per request over the rounds."""
-        for i in range(start, start + warm):
-            call(i)
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_backend_pid()")
-            backend = int(cursor.fetchone()[0])
-        best = (float("inf"), float("inf"))
-        for r in range(args.rounds):
-            first = start + warm + r * args.requests
-            py, pg = time.process_time(), _backend_cpu_seconds(backend)
-            for i in range(first, first + args.requests):
-                call(i)
-            py = (time.process_time() - py) / args.requests * 1e6
-            pg = (_backend_cpu_seconds(backend) - pg) / args.requests * 1e6
-            best = min(best, (py, pg), key=sum)
-        return best
+        return cpu_per_call(
+            call, first=start, warm=warm, rounds=args.rounds, requests=args.requests
+        )
 
     results = {"row-insert": measure(row_insert, 10**6), "notify-settle": measure(notify, 0)}
     for name, (py, pg) in results.items():
