@@ -29,32 +29,14 @@ CODE = "prof-availability"
 def _prepare(first_day: dt.date) -> None:
     from django.db import transaction
 
-    from bench.scenarios.booking_data import (
-        AVAILABILITY_DAYS,
-        AVAILABILITY_RESOURCES,
-        OFFICE,
-        _service,
-        _window,
-    )
+    from bench.scenarios.booking_data import AVAILABILITY_DAYS, OFFICE, availability_service
     from heatdesk.accounts.models import User
     from heatdesk.bookings.models import Booking, Slot
     from heatdesk.bookings.rules import periods_for_day, slot_starts
     from heatdesk.bookings.selectors import timing_of
 
     with transaction.atomic():
-        windows = [
-            _window(f"{CODE}-w{n:02d}", capacity=3, plan=OFFICE)
-            for n in range(AVAILABILITY_RESOURCES)
-        ]
-        service = _service(
-            CODE,
-            duration_minutes=30,
-            slot_interval_minutes=30,
-            capacity_per_slot=3,
-            min_notice_minutes=120,
-            max_days_ahead=AVAILABILITY_DAYS + 1,
-        )
-        service.resources.set(windows)
+        service, windows = availability_service(CODE)
         User.objects.bulk_create([User(username=f"{CODE}-{i}") for i in range(200)])
         residents = list(
             User.objects.filter(username__startswith=f"{CODE}-").values_list("pk", flat=True)

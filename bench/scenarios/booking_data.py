@@ -89,6 +89,24 @@ OFFICE = [
 ]
 
 
+def availability_service(code: str) -> tuple[Any, list[Any]]:
+    """The availability scenario's service and its windows: 20 windows of capacity 3 open in
+    office hours, half-hour slots, bookable from 2 hours ahead for the measured 30 days."""
+    windows = [
+        _window(f"{code}-w{n:02d}", capacity=3, plan=OFFICE) for n in range(AVAILABILITY_RESOURCES)
+    ]
+    service = _service(
+        code,
+        duration_minutes=30,
+        slot_interval_minutes=30,
+        capacity_per_slot=3,
+        min_notice_minutes=120,
+        max_days_ahead=AVAILABILITY_DAYS + 1,
+    )
+    service.resources.set(windows)
+    return service, windows
+
+
 def prepare(workdir: Path) -> str:
     from django.db import transaction
 
@@ -116,19 +134,7 @@ def prepare(workdir: Path) -> str:
             _service(free_code(n)).resources.set([window])
         window = _window(f"{CONTENTION}-w", capacity=CONTENTION_CAPACITY, plan=ALL_DAY)
         _service(CONTENTION, capacity_per_slot=CONTENTION_CAPACITY).resources.set([window])
-        windows = [
-            _window(f"{AVAILABILITY}-w{n:02d}", capacity=3, plan=OFFICE)
-            for n in range(AVAILABILITY_RESOURCES)
-        ]
-        service = _service(
-            AVAILABILITY,
-            duration_minutes=30,
-            slot_interval_minutes=30,
-            capacity_per_slot=3,
-            min_notice_minutes=120,
-            max_days_ahead=AVAILABILITY_DAYS + 1,
-        )
-        service.resources.set(windows)
+        service, windows = availability_service(AVAILABILITY)
         taken = _book_a_third(service, windows, first_day)
     resources = FREE_SERVICES + 1 + len(windows)
     return f"{FREE_SERVICES + 2} services, {resources} windows, {taken} bookings"
