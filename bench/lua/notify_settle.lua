@@ -6,16 +6,11 @@
 -- Every answer but 200 counts as an error (a refused notify would be a fast wrong answer).
 -- Arguments: [1] request file, [2] tally file ("offset sent ok other"), [3] wrk threads.
 dofile("report.lua")
+dofile("runs.lua")
 
 local lines, count, base, stride = {}, 0, 0, 2
-counter, ok, other, tally_file = 0, 0, 0, nil -- globals: done() reads them
-
-local all_threads = {}
-local report_setup, report_done = setup, done
-function setup(thread)
-  report_setup(thread)
-  table.insert(all_threads, thread)
-end
+ok, other, tally_file = 0, 0, nil -- globals: done() reads them from the threads
+local report_done = done
 
 local function read_tally(path)
   local file = assert(io.open(path, "r"), "cannot open the tally file")
@@ -65,18 +60,12 @@ function response(status, headers, body)
 end
 
 function done(summary, latency, requests)
-  local most, sent, good, bad = 0, 0, 0, 0
-  for _, thread in ipairs(all_threads) do
-    local n = tonumber(thread:get("counter")) or 0
-    most, sent = math.max(most, n), sent + n
-    good = good + (tonumber(thread:get("ok")) or 0)
-    bad = bad + (tonumber(thread:get("other")) or 0)
-  end
-  local path = all_threads[1]:get("tally_file")
+  local sent, good, bad = threads_total("counter"), threads_total("ok"), threads_total("other")
+  local path = first_thread("tally_file")
   local offset, sent0, good0, bad0 = read_tally(path)
   local file = assert(io.open(path, "w"))
-  file:write(string.format("%d %d %d %d\n", offset + most * #all_threads, sent0 + sent,
-    good0 + good, bad0 + bad))
+  file:write(string.format("%d %d %d %d\n", offset + threads_most("counter") * thread_count(),
+    sent0 + sent, good0 + good, bad0 + bad))
   file:close()
   io.write(string.format("NOTIFIES sent=%d ok=%d other=%d\n", sent, good, bad))
   -- wrk counts only statuses >= 400; here every answer but 200 is an error.

@@ -1,32 +1,16 @@
 -- Scenario peer-django-appointment: booking-free's load (bench/lua/booking_free.lua) against the
 -- django-appointment peer: POST /peer/appointments, every request a slot nobody else asks for
 -- (20 staff members, each with its own 5-minute service, 287 slots a day), as the next client.
--- The same request order, stride and offset file as booking-free.
+-- The same request order, stride and offset file as booking-free (runs.lua).
 -- Arguments: [1] offset file, [2] staff ids (comma-separated), [3] their service ids,
 -- [4] first client id, [5] clients, [6] first day's 00:00 as a UTC epoch, [7] starts per day,
 -- [8] days.
 dofile("report.lua")
+dofile("runs.lua")
 
-local STRIDE = 4 -- more than wrk's threads: thread t takes indexes t-1, t-1+STRIDE, …
 local staff, services = {}, {}
-local offset, first_client, clients, day0, per_day, days
+local first_client, clients, day0, per_day, days
 local i = 0
-counter, offset_file = 0, nil -- globals: done() reads them from the threads
-
-local all_threads = {}
-local report_setup, report_done = setup, done
-function setup(thread)
-  report_setup(thread)
-  table.insert(all_threads, thread)
-end
-
-local function read_offset(path)
-  local file = io.open(path, "r")
-  if not file then return 0 end
-  local value = tonumber(file:read("*l")) or 0
-  file:close()
-  return value
-end
 
 local function ids(csv)
   local out = {}
@@ -45,8 +29,7 @@ function init(args)
 end
 
 function request()
-  local k = offset + counter * STRIDE + (tid or 1) - 1
-  counter = counter + 1
+  local k = striding_index()
   i = (i + 1) % clients
   local n = k % #staff
   local rest = math.floor(k / #staff)
@@ -59,15 +42,4 @@ function request()
   return wrk.format("POST", "/peer/appointments", {["Content-Type"] = "application/json"}, body)
 end
 
-function done(summary, latency, requests)
-  local most = 0
-  for _, thread in ipairs(all_threads) do
-    most = math.max(most, tonumber(thread:get("counter")) or 0)
-  end
-  local path = all_threads[1]:get("offset_file")
-  local base = read_offset(path)
-  local file = assert(io.open(path, "w"))
-  file:write(tostring(base + (most + 1) * STRIDE) .. "\n")
-  file:close()
-  report_done(summary, latency, requests)
-end
+done = striding_done
