@@ -5,6 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 SCENARIO ?=
+comma := ,
 STAMP := $(VENV)/.installed
 
 .PHONY: help venv run test test-pg lint fmt migrations-check bench e2e clean
@@ -45,7 +46,7 @@ fmt: $(STAMP) ## Format and auto-fix
 	$(BIN)/ruff check --fix .
 
 bench: $(STAMP) ## Benchmarks against the real server on PostgreSQL (SCENARIO=name for one)
-	$(BIN)/python -m bench.run $(if $(SCENARIO),--scenario $(SCENARIO),)
+	$(BIN)/python -m bench.run $(foreach s,$(subst $(comma), ,$(SCENARIO)),--scenario $(s))
 
 clean: ## Remove the virtual environment and local data
 	rm -rf $(VENV) var

@@ -44,7 +44,13 @@ def parse_args(argv: list[str] | None, names: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m bench.run", description=__doc__.split("\n\n")[0]
     )
-    parser.add_argument("--scenario", choices=names, help="run only this scenario")
+    parser.add_argument(
+        "--scenario",
+        action="append",
+        choices=names,
+        help="run only this scenario (repeat, or comma-separate in `make bench SCENARIO=a,b`, "
+        "for several: they share one set of ceilings)",
+    )
     parser.add_argument("--duration", type=int, default=15, help="seconds per measured run")
     parser.add_argument("--warmup", type=int, default=3, help="seconds of warm-up before each")
     parser.add_argument("--connections", type=int, default=64, help="concurrent connections")
@@ -277,9 +283,12 @@ def main(argv: list[str] | None = None) -> None:
         signal.signal(sig, _exit_on_signal)
     scenarios = load_all()
     args = parse_args(argv, sorted(scenarios))
-    chosen = [scenarios[args.scenario]] if args.scenario else list(scenarios.values())
-    if args.scenario and isinstance(chosen[0], HttpLoad):
-        chosen = [scenarios[name] for name in chosen[0].with_scenarios] + chosen
+    chosen = [scenarios[name] for name in args.scenario] if args.scenario else []
+    for load in list(chosen):
+        if isinstance(load, HttpLoad):  # what it needs run before it, once, in front
+            chosen[:0] = [scenarios[name] for name in load.with_scenarios]
+    chosen = list({load.name: load for load in reversed(chosen)}.values())[::-1]
+    chosen = chosen or list(scenarios.values())
     selected = [s for s in chosen if isinstance(s, HttpLoad)]
     processes = [s for s in chosen if isinstance(s, ProcessLoad)]
     wrk = find_wrk(install=not args.no_install)
