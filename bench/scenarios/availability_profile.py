@@ -6,9 +6,12 @@ can share a database with nothing else of the bench), then times N calls and pri
     DJANGO_SETTINGS_MODULE=heatdesk.config.settings_test \\
       DATABASE_URL=postgres://postgres@127.0.0.1:5432/<db> \\
       .venv/bin/python -m bench.scenarios.availability_profile --runs 9 [--profile] \\
-      [--compare /tmp/old_selectors.py]
+      [--compare /tmp/old_selectors.py] [--request]
 
-Only the selector is timed (no HTTP, no serialisation of the answer).
+Only the selector is timed (no HTTP, no serialisation of the answer), unless `--request`: then
+the whole GET /api/v1/bookings/availability goes through Django's test client as a resident with
+a token (middleware, auth, the selector, the answer's schema and JSON; no HTTP server), and
+`--profile` profiles that.
 """
 
 import argparse
@@ -87,6 +90,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--runs", type=int, default=9)
     parser.add_argument("--profile", action="store_true", help="also print a cProfile")
     parser.add_argument(
+        "--request", action="store_true", help="time the whole API request, not the selector"
+    )
+    parser.add_argument(
         "--compare",
         type=Path,
         help="another version of heatdesk/bookings/selectors.py (e.g. from `git show`), timed "
@@ -128,6 +134,10 @@ def main(argv: list[str] | None = None) -> None:
             )
         )
 
+    if args.request:
+        _time_requests(first_day, args.runs, profile=args.profile)
+        return
+
     answers = {name: once(module) for name, module in versions.items()}  # warm up
     if len({repr(a) for a in answers.values()}) != 1:
         raise SystemExit("the versions give different answers")
@@ -152,6 +162,51 @@ def main(argv: list[str] | None = None) -> None:
             once()
         profiler.disable()
         pstats.Stats(profiler).sort_stats("cumulative").print_stats(30)
+
+
+def _time_requests(first_day: dt.date, runs: int, *, profile: bool) -> None:
+    """The whole API request in-process, as a resident with a token: CPU and wall per answer."""
+    from django.test import Client
+
+    from heatdesk.accounts.services import token_issue
+    from heatdesk.testing import make_resident
+
+    resident = make_resident("13900009999")
+    token = token_issue(user=resident)
+    client = Client(headers={"Authorization": f"Bearer {token}"})
+    last_day = first_day + dt.timedelta(days=29)
+    path = (
+        f"/api/v1/bookings/availability?service={CODE}"
+        f"&date_from={first_day.isoformat()}&date_to={last_day.isoformat()}"
+    )
+
+    def get() -> int:
+        response = client.get(path)
+        if response.status_code != 200:
+            raise SystemExit(f"availability answered {response.status_code}: {response.content!r}")
+        return len(response.content)
+
+    size = get()  # warm up
+    walls, cpus = [], []
+    for _ in range(runs):
+        cpu0, wall0 = time.process_time(), time.perf_counter()
+        get()
+        cpus.append((time.process_time() - cpu0) * 1000)
+        walls.append((time.perf_counter() - wall0) * 1000)
+    load = os.getloadavg()
+    print(
+        f"availability request in-process: {size} bytes, wall median {statistics.median(walls):.1f}"
+        f" ms (min {min(walls):.1f}, max {max(walls):.1f}), this process's CPU median "
+        f"{statistics.median(cpus):.1f} ms over {runs} runs; load average {load[0]:.2f}"
+    )
+    if profile:
+        profiler = cProfile.Profile()
+        profiler.enable()
+        for _ in range(5):
+            get()
+        profiler.disable()
+        pstats.Stats(profiler).sort_stats("tottime").print_stats(35)
+        pstats.Stats(profiler).sort_stats("cumulative").print_stats(45)
 
 
 if __name__ == "__main__":

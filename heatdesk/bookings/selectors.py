@@ -1,9 +1,10 @@
 """Reads shared by the API, the admin and the services: availability, bookings, schedules.
 
 Availability is computed from a handful of range queries (resources and their plans, the
-exceptions and calendar days in range, the active bookings in range) and the pure rules in
-`rules.py`, so a month for twenty resources is one short pass in Python. It is a display: the
-booking services re-check everything under the database's guard.
+exceptions and calendar days in range, the windows' slot counters and the teams' active
+bookings in range) and the pure rules in `rules.py`, so a month for twenty resources is one
+short pass in Python. It is a display: the booking services re-check everything under the
+database's guard.
 """
 
 import datetime as dt
@@ -14,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import connection, connections
-from django.db.models import BigIntegerField, Count, Func, Prefetch, Q, QuerySet
+from django.db.models import BigIntegerField, Func, Prefetch, Q, QuerySet
 
 from heatdesk.accounts.models import User
 from heatdesk.bookings.models import (
@@ -25,6 +26,7 @@ from heatdesk.bookings.models import (
     DayException,
     Resource,
     Service,
+    Slot,
     WorkingHours,
 )
 from heatdesk.bookings.rules import (
@@ -277,14 +279,10 @@ def availability(
             froms.append(blocked_from)
             untils.append(blocked_until)
     if not all(r.exclusive for r in resources):
-        groups = (
-            active.filter(exclusive=False, starts_at__lt=window_to, ends_at__gt=window_from)
-            .annotate(begins=_Epoch("starts_at"), until=_Epoch("ends_at"))
-            .values_list("resource_id", "service_id", "begins", "until")
-            .annotate(n=Count("id"))
-            .order_by()
-        )
-        for resource_id, service_id, begins, until, n in _rows(groups):
+        window_ids = [r.pk for r in resources if not r.exclusive]
+        for resource_id, service_id, begins, until, n in _window_counts(
+            window_ids, window_from, window_to, now=now, ignore_booking_id=ignore_booking_id
+        ):
             step = steps[resource_id]
             step[begins] += n
             step[until] -= n
@@ -366,6 +364,57 @@ def availability(
             )
         )
     return result
+
+
+def _epoch_sql(expression: str) -> str:
+    """SQL for the whole POSIX seconds of a datetime column, as `_Epoch` writes them."""
+    if connection.vendor == "sqlite":
+        return f"CAST((julianday({expression}) - 2440587.5) * 86400.0 + 0.5 AS INTEGER)"
+    return f"CAST(FLOOR(EXTRACT(EPOCH FROM {expression})) AS bigint)"
+
+
+def _window_counts(
+    resource_ids: list[int],
+    window_from: dt.datetime,
+    window_to: dt.datetime,
+    *,
+    now: dt.datetime,
+    ignore_booking_id: int | None,
+) -> list[tuple[int, int, int, int, int]]:
+    """Places taken on windows per resource, service and slot (start and end as POSIX seconds)
+    between two moments, from the slot counters (`Slot.booked`), which every booking, release
+    and expiry moves in the transaction that changes the booking.
+
+    A counter also counts holds that have run out but are not expired yet, and the booking a
+    reschedule leaves out: those come back as rows of -1 for their slot, so the sum per slot is
+    exactly its active bookings (`active_q`). One read of a few thousand counter rows instead of
+    grouping every booking in the month, which cost PostgreSQL three times as much.
+    """
+    slots_table = Slot._meta.db_table
+    bookings_table = Booking._meta.db_table
+    ops = connection.ops
+    lo = ops.adapt_datetimefield_value(window_from)
+    hi = ops.adapt_datetimefield_value(window_to)
+    marks = ", ".join(["%s"] * len(resource_ids))
+    left_out = "(b.status = %s AND b.hold_expires_at <= %s)"
+    params: list[Any] = [*resource_ids, hi, lo, *resource_ids, hi, lo]
+    params += [Booking.Status.HELD, ops.adapt_datetimefield_value(now)]
+    if ignore_booking_id is not None:
+        left_out += f" OR (b.id = %s AND b.status IN ({', '.join(['%s'] * len(ACTIVE_STATUSES))}))"
+        params += [ignore_booking_id, *ACTIVE_STATUSES]
+    # Only table names, column expressions and placeholders are formatted in; values are params.
+    sql = (
+        f"SELECT resource_id, service_id, {_epoch_sql('starts_at')}, {_epoch_sql('ends_at')}, "  # noqa: S608
+        f"booked FROM {slots_table} WHERE resource_id IN ({marks}) AND starts_at < %s "
+        f"AND ends_at > %s AND booked > 0 "
+        f"UNION ALL SELECT s.resource_id, s.service_id, {_epoch_sql('s.starts_at')}, "
+        f"{_epoch_sql('s.ends_at')}, -1 FROM {bookings_table} b "
+        f"JOIN {slots_table} s ON s.id = b.slot_id WHERE s.resource_id IN ({marks}) "
+        f"AND s.starts_at < %s AND s.ends_at > %s AND ({left_out})"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
 
 
 class _Epoch(Func):
