@@ -22,6 +22,7 @@ from heatdesk.bookings.api_common import (
     idempotency_key_required,
 )
 from heatdesk.bookings.api_staff import router as staff_router
+from heatdesk.bookings.availability_json import availability_response
 from heatdesk.bookings.links import code_from_token
 from heatdesk.bookings.models import Booking
 from heatdesk.bookings.presenters import booking_out, service_out
@@ -57,15 +58,16 @@ def availability(
     house_id: str | None = None,
     date_from: dt.date | None = None,
     date_to: dt.date | None = None,
-) -> dict[str, Any]:
+) -> HttpResponse:
     """Free slots of a service between two dates (default: today to the last bookable day),
     for the community of `house_id` where the service needs a house. Past slots, slots inside
     the minimum notice, full slots and days off never appear. Errors: `service_not_found`,
     `house_not_found` (404), `validation_error` (422: no house where one is needed, bad range)."""
     user = resident_ready(request)
     house = house_get_for_resident(resident=user, house_id=house_id) if house_id else None
-    return availability_answer(
-        service_code=service, house=house, date_from=date_from, date_to=date_to
+    # Written as AvailabilityOut's JSON directly: a month is hundreds of slots.
+    return availability_response(
+        availability_answer(service_code=service, house=house, date_from=date_from, date_to=date_to)
     )
 
 

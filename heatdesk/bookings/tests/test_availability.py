@@ -1,10 +1,12 @@
 import datetime as dt
+import json
 
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from heatdesk.bookings import selectors, services
+from heatdesk.bookings import api_common, selectors, services
+from heatdesk.bookings.availability_json import availability_json
 from heatdesk.bookings.models import Booking, CalendarDay, DayException
 from heatdesk.bookings.tests.conftest import NOW, TUESDAY, WEDNESDAY
 from heatdesk.bookings.tests.factories import (
@@ -231,3 +233,80 @@ def test_a_month_for_twenty_teams_takes_a_fixed_handful_of_queries(clock, home, 
     assert booked_slot.remaining == 10
     assert len(direct) <= QUERY_CEILING, [q["sql"] for q in direct.captured_queries]
     assert len(over_http) <= QUERY_CEILING + 3, [q["sql"] for q in over_http.captured_queries]
+
+
+def _pydantic_json(answer: dict) -> bytes:
+    """The availability answer as ninja would write it: through AvailabilityOut and its encoder."""
+    from ninja.responses import NinjaJSONEncoder
+
+    from heatdesk.bookings.schemas import AvailabilityOut
+
+    dumped = AvailabilityOut.model_validate(answer).model_dump()
+    return json.dumps(dumped, cls=NinjaJSONEncoder).encode()
+
+
+def test_the_answer_is_the_json_ninja_would_write(clock, resident_api, home, repair, counter):
+    # given a week with some places taken on the window, so "remaining" varies
+    user = plain_users(1)[0]
+    for hhmm in ("09:00", "10:30"):
+        services.booking_create(
+            service=counter,
+            starts_at=at(TUESDAY, hhmm),
+            created_by=user,
+            resident=user,
+        )
+    for code, house in (("counter", None), ("repair", home)):
+        query = f"service={code}&date_from=2026-11-30&date_to=2026-12-06"
+        if house is not None:
+            query += f"&house_id={house.public_id}"
+        # when
+        response = resident_api.get(f"bookings/availability?{query}")
+        # then the bytes are those of the pydantic schema, with its content type
+        assert response.status_code == 200
+        assert response["Content-Type"] == "application/json; charset=utf-8"
+        expected = api_common.availability_answer(
+            service_code=code,
+            house=house,
+            date_from=dt.date(2026, 11, 30),
+            date_to=dt.date(2026, 12, 6),
+        )
+        assert len(expected["slots"]) > 20
+        assert response.content == _pydantic_json(expected)
+    assert {s["remaining"] for s in response.json()["slots"]} == {1}
+    counter_slots = resident_api.get(
+        f"bookings/availability?service=counter&date_from={TUESDAY}&date_to={TUESDAY}"
+    ).json()["slots"]
+    assert {s["remaining"] for s in counter_slots} == {1, 2}
+
+
+def test_the_answer_json_matches_the_schema_for_any_value():
+    # times in other offsets and with microseconds, a code that needs escaping, no slots
+    utc = dt.datetime(2026, 12, 1, 1, 0, 0, 123456, tzinfo=dt.UTC)
+    local = dt.datetime(2026, 12, 1, 9, 30, tzinfo=SHANGHAI)
+    answers = [
+        {
+            "service": '营业厅"counter"\\',
+            "date_from": dt.date(2026, 12, 1),
+            "date_to": dt.date(2026, 12, 31),
+            "slots": [
+                {"starts_at": utc, "ends_at": local, "remaining": 3},
+                {"starts_at": local, "ends_at": local + dt.timedelta(minutes=30), "remaining": 1},
+            ],
+        },
+        {
+            "service": "x",
+            "date_from": dt.date(2026, 1, 1),
+            "date_to": dt.date(2026, 1, 1),
+            "slots": [],
+        },
+    ]
+    for answer in answers:
+        assert availability_json(answer).encode() == _pydantic_json(answer)
+
+
+def test_the_schema_still_documents_the_answer():
+    from heatdesk.config.api import api
+
+    operation = api.get_openapi_schema()["paths"]["/api/v1/bookings/availability"]["get"]
+    ok = operation["responses"][200]["content"]["application/json"]["schema"]
+    assert ok == {"$ref": "#/components/schemas/AvailabilityOut"}
