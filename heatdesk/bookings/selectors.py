@@ -280,13 +280,14 @@ def availability(
             untils.append(blocked_until)
     if not all(r.exclusive for r in resources):
         window_ids = [r.pk for r in resources if not r.exclusive]
+        service_id_asked = service.pk  # a model's pk is a property: not once per row
         for resource_id, service_id, begins, until, n in _window_counts(
             window_ids, window_from, window_to, now=now, ignore_booking_id=ignore_booking_id
         ):
             step = steps[resource_id]
             step[begins] += n
             step[until] -= n
-            if service_id == service.pk:
+            if service_id == service_id_asked:
                 mine = taken[resource_id]
                 mine[begins] = mine.get(begins, 0) + n
 
@@ -295,8 +296,11 @@ def availability(
     earliest_ts = earliest.timestamp()
     duration = timing.duration.total_seconds()
     grid = _Grid(timing)
+    # Per start, the places as (-remaining, resource id): sorted, the best resource comes first.
     offers: dict[float, list[tuple[int, int]]] = defaultdict(list)
     moments: dict[float, dt.datetime] = {}
+    # Resources with the same plan and exceptions have the same starts: worked out once.
+    starts_by_plan: dict[tuple[Any, ...], list[float]] = {}
     for resource in resources:
         resource_id = resource.pk
         weekly = plans.get(resource_id, {})
@@ -310,30 +314,33 @@ def availability(
                 if periods and is_slot_start(starts_at=only_start, periods=periods, timing=timing):
                     starts.append(only_start.timestamp())
                     moments[only_start.timestamp()] = only_start
+            starts = [ts for ts in starts if ts >= earliest_ts]
         else:
-            starts = []
-            for day in _days(first, last):
-                ranges_today = ranges_for_day(
-                    day=day, weekly=weekly, exceptions=day_exceptions, calendar=calendar
-                )
-                if ranges_today:
-                    starts.extend(grid.starts(day, ranges_today, moments))
+            key = _plan_key(weekly, day_exceptions)
+            found = starts_by_plan.get(key)
+            if found is None:
+                found = []
+                for day in _days(first, last):
+                    ranges_today = ranges_for_day(
+                        day=day, weekly=weekly, exceptions=day_exceptions, calendar=calendar
+                    )
+                    if ranges_today:
+                        found.extend(grid.starts(day, ranges_today, moments))
+                found = starts_by_plan[key] = [ts for ts in found if ts >= earliest_ts]
+            starts = found
         if resource.exclusive:
             froms, untils = busy.get(resource_id, ([], []))
             for ts in starts:
-                if ts < earliest_ts:
-                    continue
                 i = bisect_right(untils, ts - before)
                 if not (i < len(froms) and froms[i] < ts + after):
-                    offers[ts].append((1, resource_id))
+                    offers[ts].append((-1, resource_id))
             continue
         capacity = slot_capacity(service=service, resource=resource)
         window_capacity = resource.capacity_per_slot
         mine = taken.get(resource_id, {})
         points, counts = _profile(steps.get(resource_id, {}))
+        n_points = len(points)
         for ts in starts:
-            if ts < earliest_ts:
-                continue
             remaining = capacity - mine.get(ts, 0)
             if remaining <= 0:
                 continue
@@ -341,26 +348,27 @@ def availability(
             # at ts, or after a later step inside the range (counts are never negative).
             lo = bisect_right(points, ts)
             peak = counts[lo - 1] if lo else 0
-            hi = bisect_left(points, ts + duration, lo)
-            if hi > lo:
-                inside = max(counts[lo:hi])
+            end = ts + duration
+            if lo < n_points and points[lo] < end:
+                inside = max(counts[lo : bisect_left(points, end, lo)])
                 if inside > peak:
                     peak = inside
             if window_capacity - peak < remaining:
                 remaining = window_capacity - peak
             if remaining > 0:
-                offers[ts].append((remaining, resource_id))
+                offers[ts].append((-remaining, resource_id))
 
     result = []
     for ts in sorted(offers):
-        places = sorted(offers[ts], key=lambda p: (-p[0], p[1]))
+        places = offers[ts]
+        places.sort()
         starts_at = moments.get(ts) or dt.datetime.fromtimestamp(ts, tz=clock.SHANGHAI)
         result.append(
             SlotOffer(
                 starts_at=starts_at,
                 ends_at=starts_at + timing.duration,
-                remaining=sum(p[0] for p in places),
-                resource_ids=tuple(p[1] for p in places),
+                remaining=-sum([p[0] for p in places]),
+                resource_ids=tuple([p[1] for p in places]),
             )
         )
     return result
@@ -438,6 +446,16 @@ def _rows(qs: QuerySet[Any, Any]) -> list[tuple[Any, ...]]:
     with connections[qs.db].cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.fetchall()
+
+
+def _plan_key(
+    weekly: dict[int, list[TimeRange]], exceptions: dict[dt.date, list[TimeRange]] | None
+) -> tuple[Any, ...]:
+    """What decides a resource's working ranges over a range of days, as a hashable value."""
+    plan = tuple((weekday, tuple(ranges)) for weekday, ranges in sorted(weekly.items()))
+    if not exceptions:
+        return plan, ()
+    return plan, tuple((day, tuple(ranges)) for day, ranges in sorted(exceptions.items()))
 
 
 def _days(first: dt.date, last: dt.date) -> Iterable[dt.date]:
