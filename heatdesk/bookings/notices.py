@@ -14,10 +14,8 @@ SMS_CANCELLED = "booking_cancelled"
 SMS_REMINDER = "booking_reminder"
 
 
-def notify(booking: Booking, template: str, *, reason: str = "") -> None:
-    """Queue one SMS about `booking` to its contact phone (nothing without a phone)."""
-    if not booking.contact_phone:
-        return
+def sms_params(booking: Booking, template: str, *, reason: str = "") -> dict[str, str]:
+    """What the SMS `template` about `booking` fills in."""
     params = {
         "service": booking.service.name,
         "time": clock.format_local(booking.starts_at),
@@ -26,7 +24,24 @@ def notify(booking: Booking, template: str, *, reason: str = "") -> None:
     }
     if template == SMS_CANCELLED:
         params["reason"] = f"原因：{reason}。" if reason else ""
+    return params
+
+
+def notify(booking: Booking, template: str, *, reason: str = "") -> None:
+    """Queue one SMS about `booking` to its contact phone (nothing without a phone)."""
+    if not booking.contact_phone:
+        return
+    params = sms_params(booking, template, reason=reason)
     sms_queue(phone=booking.contact_phone, template=template, params=params)
+
+
+def created_template(status: str) -> str | None:
+    """The SMS a new booking of `status` sends: none for a hold (it is not booked yet)."""
+    if status == Booking.Status.CONFIRMED:
+        return SMS_CONFIRMED
+    if status == Booking.Status.PENDING:
+        return SMS_RECEIVED
+    return None
 
 
 def _ics_escape(text: str) -> str:

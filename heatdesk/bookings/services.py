@@ -17,7 +17,7 @@ from django.db.models import F, Q
 
 from heatdesk.accounts.models import User
 from heatdesk.audit.services import audit_record
-from heatdesk.bookings import capacity, notices
+from heatdesk.bookings import capacity, notices, quick_create
 from heatdesk.bookings.capacity import Ledger, SlotTaken
 from heatdesk.bookings.models import ACTIVE_STATUSES, Booking, BookingEvent, Resource, Service
 from heatdesk.bookings.selectors import bookable_window, offers_at
@@ -192,6 +192,14 @@ def _claim(
     return None
 
 
+def _new_status(*, service: Service, hold: bool) -> str:
+    if hold:
+        return Booking.Status.HELD
+    if service.requires_approval:
+        return Booking.Status.PENDING
+    return Booking.Status.CONFIRMED
+
+
 def _integrity_to_error(exc: IntegrityError) -> ApplicationError:
     name = capacity.violated_constraint(exc)
     if name in capacity.TAKEN_CONSTRAINTS:
@@ -231,6 +239,30 @@ def booking_create(
         hold=hold,
         resource=resource_id or "",
     )
+    if not timezone_naive(starts_at) and quick_create.applies(
+        service=service, created_by=created_by, resident=resident
+    ):
+        status = _new_status(service=service, hold=hold)
+        quick = quick_create.booking_create_quick(
+            service=service,
+            starts_at=starts_at,
+            created_by=created_by,
+            house=house,
+            hold=hold,
+            key=key,
+            fingerprint=fingerprint,
+            contact_name=contact_name,
+            contact_phone=contact_phone,
+            note=note,
+            now=now,
+            times=_times(service, starts_at),
+            status=status,
+            remind_at=_remind_at(service, starts_at, now),
+        )
+        if quick is not None:
+            booking, event = quick
+            history_known(booking, [event])
+            return booking, True
     if key is not None:
         earlier = _replay(created_by=created_by, key=key, fingerprint=fingerprint)
         if earlier is not None:
@@ -245,12 +277,7 @@ def booking_create(
     )
     capacity.race_window()
 
-    if hold:
-        status = Booking.Status.HELD
-    elif service.requires_approval:
-        status = Booking.Status.PENDING
-    else:
-        status = Booking.Status.CONFIRMED
+    status = _new_status(service=service, hold=hold)
     times = _times(service, starts_at)
 
     def insert_on(resource: Resource) -> Booking:
