@@ -13,12 +13,14 @@ from typing import Any
 
 from django.db import transaction
 
+from heatdesk.core import clock
 from heatdesk.core.inserts import insert_unless_duplicate
 from heatdesk.payments.models import PaymentAlert, PaymentOrder, ProviderNotify
 from heatdesk.payments.notify import PAYMENT, VerifiedNotify
 from heatdesk.payments.providers.errors import NotifyRejected
 from heatdesk.payments.services.alerts import alert_raise
 from heatdesk.payments.services.common import Status, provider_time
+from heatdesk.payments.services.notify_settle_sql import notify_settle_in_database
 from heatdesk.payments.services.settlement import order_settle, order_settle_waiting
 
 logger = logging.getLogger("heatdesk.payments.notifies")
@@ -81,6 +83,11 @@ def notify_apply(verified: VerifiedNotify) -> ProviderNotify | None:
 
     A refusal (NotifyRejected: an order we do not know, another amount) rolls back the stored
     row with everything else."""
+    if verified.kind == PAYMENT and verified.paid:
+        # The common case in one statement on PostgreSQL; when it is not, nothing was written.
+        answer = notify_settle_in_database(verified, paid_at=_paid_at(verified) or clock.now())
+        if answer.answered:
+            return answer.notify
     with transaction.atomic():
         if not (verified.kind == PAYMENT and verified.paid):
             _order(verified, lock=False)
