@@ -133,15 +133,35 @@ def _line_values(line: DraftLine) -> tuple[object, ...]:
     )
 
 
-def bills_write(*, batch: Batch, rows: Sequence[BillRow]) -> set[int]:
+class Staged(NamedTuple):
+    """A batch's rows encoded ahead for PostgreSQL's COPY (see `stage`)."""
+
+    rows: Sequence[BillRow]
+    bills: str
+    lines: str
+
+
+def stage(rows: Sequence[BillRow]) -> Staged | None:
+    """The rows' COPY text, made ahead of the write (by a thread planning the next batch); None
+    where the database takes no COPY."""
+    if connection.vendor != "postgresql":
+        return None
+    bills, lines = _stage_text(public_ids("bl", len(rows)), rows)
+    return Staged(rows, bills, lines)
+
+
+def bills_write(*, batch: Batch, rows: Sequence[BillRow], staged: Staged | None = None) -> set[int]:
     """Insert issued bills with their lines and ledger charges; returns the houses billed (the
-    others already had a live bill for the season). Runs inside the caller's transaction."""
+    others already had a live bill for the season). Runs inside the caller's transaction.
+    `staged` is `stage(rows)` if it was made ahead."""
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("a batch is written inside the caller's transaction")
     if not rows:
         return set()
     if connection.vendor == "postgresql":
-        return _write_postgresql(batch, rows)
+        if staged is None or staged.rows is not rows:
+            staged = Staged(rows, *_stage_text(public_ids("bl", len(rows)), rows))
+        return _write_postgresql(batch, staged)
     return _write_sqlite(batch, rows)
 
 
@@ -219,11 +239,11 @@ def _stage_text(ids: Sequence[str], rows: Sequence[BillRow]) -> tuple[str, str]:
     return "".join(bills), "".join(lines)
 
 
-def _write_postgresql(batch: Batch, rows: Sequence[BillRow]) -> set[int]:
+def _write_postgresql(batch: Batch, staged: Staged) -> set[int]:
     bill_table = Bill._meta.db_table
     line_table = BillLine._meta.db_table
     entry_table = LedgerEntry._meta.db_table
-    bills, lines = _stage_text(public_ids("bl", len(rows)), rows)
+    bills, lines = staged.bills, staged.lines
     with connection.cursor() as cursor:
         cursor.execute(_STAGE_DDL)
         raw = cursor.cursor

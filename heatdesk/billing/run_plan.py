@@ -63,6 +63,7 @@ class HouseRow(NamedTuple):
     building: str
     community_id: int
     community: str
+    unit_id: int
 
 
 HOUSE_COLUMNS = (
@@ -79,7 +80,33 @@ HOUSE_COLUMNS = (
     "unit__building__name",
     "unit__building__community_id",
     "unit__building__community__name",
+    "unit_id",
 )
+# What a house's plan depends on (and where its tally counts it): a batch planned ahead from
+# rows read without locks is used only if these are the same once the houses are locked.
+VERSION_COLUMNS = (
+    "id",
+    "building_area",
+    "heated_area",
+    "usage_type",
+    "user_type",
+    "heating_status",
+    "meter_id",
+    "unit_id",
+)
+
+
+def house_version(house: HouseRow) -> tuple[object, ...]:
+    return (
+        house.id,
+        house.building_area,
+        house.heated_area,
+        house.usage_type,
+        house.user_type,
+        house.heating_status,
+        house.meter_id,
+        house.unit_id,
+    )
 
 
 @dataclass(frozen=True)
