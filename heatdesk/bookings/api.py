@@ -12,7 +12,7 @@ from ninja import Header, Router, Status
 
 from heatdesk.accounts.auth import resident_ready
 from heatdesk.accounts.models import User
-from heatdesk.bookings import selectors, services
+from heatdesk.bookings import quick_create, selectors, services
 from heatdesk.bookings.api_common import (
     ERRORS,
     VIA_LINK,
@@ -90,7 +90,7 @@ def create(
     `house_booking_limit`, `idempotency_key_reused` (409), `validation_error` (422)."""
     user = resident_ready(request)
     key = idempotency_key_required(idempotency_key)
-    service = selectors.service_get(code=payload.service)
+    service, windows = quick_create.service_with_windows(code=payload.service)
     house = (
         house_get_for_resident(resident=user, house_id=payload.house_id)
         if payload.house_id
@@ -98,6 +98,7 @@ def create(
     )
     booking, created = services.booking_create(
         service=service,
+        windows=windows,
         starts_at=aware(payload.starts_at),
         created_by=user,
         resident=user,

@@ -226,10 +226,12 @@ def booking_create(
     note: str = "",
     resource_id: int | None = None,
     now: dt.datetime | None = None,
+    windows: list[Resource] | None = None,
 ) -> tuple[Booking, bool]:
     """Book `service` at `starts_at` (or hold it for `service.hold_minutes`). Returns the booking
     and whether it was created now: the same `idempotency_key` from the same creator returns the
-    first booking and creates nothing. Losers of a race get `slot_taken` (409)."""
+    first booking and creates nothing. Losers of a race get `slot_taken` (409). `windows` are
+    the service's active windows when the caller has read them already."""
     now = now or clock.now()
     key = idempotency_key or None
     fingerprint = _fingerprint(
@@ -239,8 +241,10 @@ def booking_create(
         hold=hold,
         resource=resource_id or "",
     )
-    if not timezone_naive(starts_at) and quick_create.applies(
-        service=service, created_by=created_by, resident=resident
+    if (
+        resource_id is None
+        and not timezone_naive(starts_at)
+        and quick_create.applies(service=service, created_by=created_by, resident=resident)
     ):
         status = _new_status(service=service, hold=hold)
         quick = quick_create.booking_create_quick(
@@ -258,6 +262,7 @@ def booking_create(
             times=_times(service, starts_at),
             status=status,
             remind_at=_remind_at(service, starts_at, now),
+            windows=windows,
         )
         if quick is not None:
             booking, event = quick

@@ -245,3 +245,32 @@ def test_a_hold_and_an_approval_service_get_their_status_and_only_the_right_sms(
     assert held.json()["hold_expires_at"] == "2026-11-30T08:10:00+08:00"
     assert (pending.status_code, pending.json()["status"]) == (201, "pending")
     assert list(OutboundSms.objects.values_list("template", flat=True)) == ["booking_received"]
+
+
+@pytest.mark.parametrize("code", ["nope", "paused"])
+def test_an_unknown_or_paused_service_is_not_found_and_nothing_is_booked(
+    clock, resident_api, window, code
+):
+    # given
+    make_counter_service(window, code="paused", is_active=False)
+    # when
+    answer = book(resident_api, "10:00", "n-1", service=code)
+    # then
+    assert answer.status_code == 404, answer.content
+    assert answer.json()["code"] == "service_not_found"
+    assert snapshot() == (0, 0, 0, [], [])
+
+
+def test_only_the_active_window_of_a_service_is_booked(clock, resident_api):
+    # given a service on a closed-down window and an open one, and a team it also lists
+    closed = make_window(capacity=3, code="w-closed", name="旧窗口")
+    closed.is_active = False
+    closed.save(update_fields=["is_active"])
+    open_ = make_window(capacity=3, code="w-open", name="新窗口")
+    make_counter_service(closed, open_, code="two")
+    # when
+    answer = book(resident_api, "10:00", "a-1", service="two")
+    # then
+    assert answer.status_code == 201, answer.content
+    assert answer.json()["resource_name"] == "新窗口"
+    assert Booking.objects.get().resource == open_

@@ -21,10 +21,10 @@ from heatdesk.notifications.models import OutboundSms
 
 pytestmark = pytest.mark.django_db
 
-# PostgreSQL: token, service, windows, day rules and plans, and the one statement that claims
-# the place and writes the booking, its history, the SMS and its delivery job: 5 in production
-# (+ the test's SAVEPOINT / RELEASE). Was 19 before the one-statement path.
-QUICK_ROUND_TRIPS = 5 + 2
+# PostgreSQL: token, the service with its windows, day rules and plans, and the one statement
+# that claims the place and writes the booking, its history, the SMS and its delivery job: 4 in
+# production (+ the test's SAVEPOINT / RELEASE). Was 19 before the one-statement path.
+QUICK_ROUND_TRIPS = 4 + 2
 # The full path (SQLite; PostgreSQL when the one statement gives way): token, service,
 # idempotency look-up, resources, day rules and plans, booked counts; BEGIN, lock timeout
 # (PostgreSQL), slot look-up and insert, stale holds, window lock, window count, slot take,
