@@ -40,6 +40,7 @@ Status = BillingRun.Status
 MAX_DUPLICATE_METERS = 1000
 STALE_AFTER = dt.timedelta(minutes=10)
 YIELD_SECONDS = 0.02
+RUN_CACHE_KIB = 128 * 1024  # SQLite's page cache while a run is processed
 
 
 class RunStale(Conflict):
@@ -446,7 +447,7 @@ def billing_run_process(
         read_ahead = not sqlite
     reader: run_ahead.ReadAhead | None = None
     try:
-        with _few_collections():
+        with _few_collections(), _sqlite_cache():
             while True:
                 if read_ahead and reader is None:
                     start = BillingRun.objects.values_list("cursor", flat=True).get(pk=run_id)
@@ -486,6 +487,25 @@ def billing_run_process(
         if reader is not None:
             reader.close()
     return BillingRun.objects.get(pk=run_id)
+
+
+@contextlib.contextmanager
+def _sqlite_cache() -> Iterator[None]:
+    """On SQLite, a page cache of `RUN_CACHE_KIB` for the run's connection while it runs (the
+    default 2 MB holds little of the bill indexes every batch inserts into, so most pages came
+    through a system call: ≈ 18 % of a 200,000-house commit's CPU); put back afterwards."""
+    if connection.vendor != "sqlite":
+        yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA cache_size")
+        (before,) = cursor.fetchone()
+        cursor.execute(f"PRAGMA cache_size = {-RUN_CACHE_KIB:d}")
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(f"PRAGMA cache_size = {int(before):d}")
 
 
 @contextlib.contextmanager
