@@ -257,9 +257,6 @@ def availability(
     window_from = clock.local_day_start(first)
     window_to = clock.local_day_start(last + dt.timedelta(days=1))
 
-    active = Booking.objects.filter(active_q(now=now), resource_id__in=resource_ids)
-    if ignore_booking_id is not None:
-        active = active.exclude(pk=ignore_booking_id)
     # Times are compared as POSIX seconds, and the database sends them as integers: parsing
     # thousands of timestamps (or comparing aware datetimes) costs more than everything else.
     # Exclusive resources: busy ranges, sorted, non-overlapping (the guard ensures it).
@@ -269,6 +266,10 @@ def availability(
     taken: dict[int, dict[float, int]] = defaultdict(dict)
     steps: dict[int, dict[float, int]] = defaultdict(lambda: defaultdict(int))
     if any(r.exclusive for r in resources):
+        # Composed only for teams: windows read the slot counters (`_window_counts`).
+        active = Booking.objects.filter(active_q(now=now), resource_id__in=resource_ids)
+        if ignore_booking_id is not None:
+            active = active.exclude(pk=ignore_booking_id)
         ranges = (
             active.filter(exclusive=True, blocked_from__lt=window_to, blocked_until__gt=window_from)
             .order_by("resource_id", "blocked_from")
