@@ -12,7 +12,7 @@ from ninja import Header, Router, Status
 
 from heatdesk.accounts.auth import resident_ready
 from heatdesk.accounts.models import User
-from heatdesk.bookings import quick_create, selectors, services
+from heatdesk.bookings import selectors, services
 from heatdesk.bookings.api_common import (
     ERRORS,
     VIA_LINK,
@@ -34,6 +34,8 @@ from heatdesk.bookings.schemas import (
     RescheduleIn,
     ServiceOut,
 )
+from heatdesk.bookings.window_day import service_with_windows
+from heatdesk.core import clock
 from heatdesk.estates.selectors import house_get_for_resident
 
 router = Router(tags=["bookings"])
@@ -90,7 +92,10 @@ def create(
     `house_booking_limit`, `idempotency_key_reused` (409), `validation_error` (422)."""
     user = resident_ready(request)
     key = idempotency_key_required(idempotency_key)
-    service, windows = quick_create.service_with_windows(code=payload.service)
+    starts_at = aware(payload.starts_at)
+    service, known = service_with_windows(
+        code=payload.service, day=clock.to_local(starts_at).date()
+    )
     house = (
         house_get_for_resident(resident=user, house_id=payload.house_id)
         if payload.house_id
@@ -98,8 +103,8 @@ def create(
     )
     booking, created = services.booking_create(
         service=service,
-        windows=windows,
-        starts_at=aware(payload.starts_at),
+        known=known,
+        starts_at=starts_at,
         created_by=user,
         resident=user,
         house=house,

@@ -5,7 +5,7 @@ from typing import Any
 
 from heatdesk.bookings.catalog import SERVICE_FIELDS
 from heatdesk.bookings.links import link_url
-from heatdesk.bookings.models import ACTIVE_STATUSES, Booking, Resource, Service
+from heatdesk.bookings.models import ACTIVE_STATUSES, Booking, BookingEvent, Resource, Service
 from heatdesk.bookings.notices import booking_location
 from heatdesk.core import clock
 from heatdesk.core.masking import mask_name, mask_phone
@@ -35,6 +35,13 @@ def resource_out(resource: Resource) -> dict[str, Any]:
         "members": sorted(str(u.username) for u in resource.members.all()),
         "is_active": resource.is_active,
     }
+
+
+def history_of(booking: Booking) -> list[BookingEvent]:
+    """The booking's events, oldest first: those a service just wrote when it says so
+    (`services.history_known`), else the prefetched or stored ones."""
+    known: list[BookingEvent] | None = getattr(booking, "known_history", None)
+    return known if known is not None else list(booking.events.all())
 
 
 def booking_out(booking: Booking, *, now: dt.datetime | None = None) -> dict[str, Any]:
@@ -77,7 +84,7 @@ def booking_out(booking: Booking, *, now: dt.datetime | None = None) -> dict[str
                 "actor": event.actor_label,
                 "reason": event.reason,
             }
-            for event in booking.events.all()
+            for event in history_of(booking)
         ],
     }
 

@@ -13,7 +13,6 @@ turn a guard off all take the full path.
 """
 
 import datetime as dt
-import functools
 import json
 from contextlib import nullcontext
 from typing import Any
@@ -33,10 +32,9 @@ from heatdesk.bookings.selectors import (
     timing_of,
 )
 from heatdesk.bookings.transitions import actor_label
+from heatdesk.bookings.window_day import WindowDay
 from heatdesk.core import clock, crypto
-from heatdesk.core.errors import NotFound
 from heatdesk.core.ids import new_public_id, new_short_code
-from heatdesk.core.rows import fetch
 from heatdesk.estates.models import House
 from heatdesk.notifications.models import OutboundSms
 from heatdesk.notifications.sms.templates import TEMPLATES
@@ -60,72 +58,31 @@ def applies(*, service: Service, created_by: User, resident: User | None) -> boo
     )
 
 
-def service_with_windows(*, code: str) -> tuple[Service, list[Resource]]:
-    """The active service `code` (else `service_not_found`, as `selectors.service_get`) and its
-    active windows by id (what `selectors.resources_for` gives a counter service), in one
-    prepared read: built with the ORM, these two reads cost more than the booking's writes."""
-    rows = fetch(
-        _service_windows_sql(),
-        [True, Resource.Kind.WINDOW.value, code],
-        _SERVICE_WINDOWS_FIELDS,
-        name="hd_service_windows",
-    )
-    if not rows or not rows[0][_SERVICE_ACTIVE]:
-        raise NotFound("未找到该服务项目。", code="service_not_found")
-    split = len(_SERVICE_FIELDS)
-    service = Service.from_db(connection.alias, _SERVICE_NAMES, rows[0][:split])
-    windows = [
-        Resource.from_db(connection.alias, _RESOURCE_NAMES, row[split:])
-        for row in rows
-        if row[split] is not None
-    ]
-    return service, windows
-
-
-@functools.cache
-def _service_windows_sql() -> str:
-    quote = connection.ops.quote_name
-    through = Service.resources.through._meta.db_table
-    columns = [f"s.{quote(f.column)}" for f in _SERVICE_FIELDS]
-    columns += [f"r.{quote(f.column)}" for f in _RESOURCE_FIELDS]
-    # Only names known to the models are formatted in; every value is a parameter.
-    return (
-        f"SELECT {', '.join(columns)} FROM {Service._meta.db_table} s "  # noqa: S608
-        f"LEFT JOIN {through} sr ON sr.service_id = s.id "
-        f"LEFT JOIN {Resource._meta.db_table} r ON r.id = sr.resource_id "
-        "AND r.is_active = %s AND r.kind = %s WHERE s.code = %s ORDER BY r.id"
-    )
-
-
-_SERVICE_FIELDS = list(Service._meta.concrete_fields)
-_RESOURCE_FIELDS = list(Resource._meta.concrete_fields)
-_SERVICE_NAMES = [f.attname for f in _SERVICE_FIELDS]
-_RESOURCE_NAMES = [f.attname for f in _RESOURCE_FIELDS]
-_SERVICE_ACTIVE = _SERVICE_NAMES.index("is_active")
-_SERVICE_WINDOWS_FIELDS = [*_SERVICE_FIELDS, *_RESOURCE_FIELDS]
-
-
 def _the_window(
     *,
     service: Service,
     starts_at: dt.datetime,
     now: dt.datetime,
-    windows: list[Resource] | None,
+    known: WindowDay | None,
 ) -> Resource | None:
     """The one window whose plan offers `starts_at`, if the time is bookable and exactly one
-    window offers it (with several, the full path picks the best). `windows` are the service's
-    active windows when the caller has read them already."""
+    window offers it (with several, the full path picks the best). `known` is what the caller
+    has read already of the service's windows (and of their day)."""
     if starts_at.tzinfo is None or starts_at.utcoffset() is None:
         return None
     earliest, last_day = bookable_window(service=service, now=now)
     day = clock.to_local(starts_at).date()
     if starts_at < earliest or day > last_day:
         return None
+    windows = known.windows if known is not None else None
     if windows is None:
         windows = resources_for(service=service, community_id=None)
     if not windows:
         return None
-    (calendar, exceptions), plans = _day_rules_and_plans([w.pk for w in windows], day, day)
+    if known is not None and known.day == day and known.rules is not None:
+        (calendar, exceptions), plans = known.rules
+    else:
+        (calendar, exceptions), plans = _day_rules_and_plans([w.pk for w in windows], day, day)
     timing = timing_of(service)
     offering = [
         window
@@ -185,12 +142,12 @@ def booking_create_quick(
     times: dict[str, dt.datetime],
     status: str,
     remind_at: dt.datetime | None,
-    windows: list[Resource] | None = None,
+    known: WindowDay | None = None,
 ) -> tuple[Booking, BookingEvent] | None:
     """The new booking and its history row, or None when the full path must answer."""
     if service.requires_house and house is None:
         return None
-    window = _the_window(service=service, starts_at=starts_at, now=now, windows=windows)
+    window = _the_window(service=service, starts_at=starts_at, now=now, known=known)
     if window is None:
         return None
     capacity.race_window()

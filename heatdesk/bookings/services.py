@@ -22,6 +22,7 @@ from heatdesk.bookings.capacity import Ledger, SlotTaken
 from heatdesk.bookings.models import ACTIVE_STATUSES, Booking, BookingEvent, Resource, Service
 from heatdesk.bookings.selectors import bookable_window, offers_at
 from heatdesk.bookings.transitions import cas_status, event_record, expire_stale_holds
+from heatdesk.bookings.window_day import WindowDay
 from heatdesk.core import clock
 from heatdesk.core.errors import ApplicationError, Conflict, ValidationFailed
 from heatdesk.estates.models import House
@@ -226,12 +227,12 @@ def booking_create(
     note: str = "",
     resource_id: int | None = None,
     now: dt.datetime | None = None,
-    windows: list[Resource] | None = None,
+    known: WindowDay | None = None,
 ) -> tuple[Booking, bool]:
     """Book `service` at `starts_at` (or hold it for `service.hold_minutes`). Returns the booking
     and whether it was created now: the same `idempotency_key` from the same creator returns the
-    first booking and creates nothing. Losers of a race get `slot_taken` (409). `windows` are
-    the service's active windows when the caller has read them already."""
+    first booking and creates nothing. Losers of a race get `slot_taken` (409). `known` is what
+    the caller has read already of the service's windows and their day."""
     now = now or clock.now()
     key = idempotency_key or None
     fingerprint = _fingerprint(
@@ -262,7 +263,7 @@ def booking_create(
             times=_times(service, starts_at),
             status=status,
             remind_at=_remind_at(service, starts_at, now),
-            windows=windows,
+            known=known,
         )
         if quick is not None:
             booking, event = quick
@@ -361,12 +362,9 @@ def booking_create(
 
 
 def history_known(booking: Booking, events: list[BookingEvent]) -> None:
-    """Give a booking written in this request its whole history, as a prefetch would, so the
-    answer is shaped without reading back what was just inserted."""
-    known = BookingEvent.objects.filter(booking=booking)
-    known._result_cache = events
-    known._prefetch_done = True  # type: ignore[attr-defined]
-    booking._prefetched_objects_cache = {"events": known}  # type: ignore[attr-defined]
+    """Give a booking written in this request its whole history (`presenters.history_of`
+    reads it), so the answer is shaped without reading back what was just inserted."""
+    booking.known_history = events  # type: ignore[attr-defined]
 
 
 def _fresh(booking: Booking, *, lock: bool = False) -> Booking:

@@ -12,7 +12,14 @@ from django_tasks_db.models import DBTaskResult
 
 from heatdesk.accounts.services import token_issue
 from heatdesk.bookings import quick_create
-from heatdesk.bookings.models import Booking, BookingEvent, HouseQuota, Slot
+from heatdesk.bookings.models import (
+    Booking,
+    BookingEvent,
+    CalendarDay,
+    DayException,
+    HouseQuota,
+    Slot,
+)
 from heatdesk.bookings.tests.conftest import TUESDAY
 from heatdesk.bookings.tests.factories import make_counter_service, make_window
 from heatdesk.notifications.models import OutboundSms
@@ -274,3 +281,37 @@ def test_only_the_active_window_of_a_service_is_booked(clock, resident_api):
     assert answer.status_code == 201, answer.content
     assert answer.json()["resource_name"] == "新窗口"
     assert Booking.objects.get().resource == open_
+
+
+@pytest.mark.parametrize(
+    ("rule", "day", "status", "code"),
+    [
+        ("closed", TUESDAY, 400, "slot_unavailable"),
+        ("holiday", TUESDAY, 400, "slot_unavailable"),
+        ("short day", TUESDAY, 400, "slot_unavailable"),
+        ("make-up day", "2026-12-06", 201, None),
+    ],
+)
+def test_the_days_exceptions_and_calendar_decide_whether_a_window_opens(
+    clock, resident_api, window, counter, rule, day, status, code
+):
+    # given
+    if rule == "closed":
+        DayException.objects.create(resource=window, date=day, is_closed=True)
+    elif rule == "short day":
+        DayException.objects.create(
+            resource=window, date=day, is_closed=False, starts=dt.time(8), ends=dt.time(9, 30)
+        )
+    elif rule == "holiday":
+        CalendarDay.objects.create(date=day, kind=CalendarDay.Kind.HOLIDAY)
+    else:  # a Sunday worked as a Tuesday
+        CalendarDay.objects.create(date=day, kind=CalendarDay.Kind.WORKDAY, works_as_weekday=1)
+    # when
+    answer = book(resident_api, "10:00", "c-1", day=day)
+    # then
+    assert answer.status_code == status, answer.content
+    if code is not None:
+        assert answer.json()["code"] == code
+        assert snapshot() == (0, 0, 0, [], [])
+    else:
+        assert Booking.objects.get().starts_at == dt.datetime.fromisoformat(f"{day}T02:00:00+00:00")
