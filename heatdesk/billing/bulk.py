@@ -293,6 +293,30 @@ def _write_postgresql(batch: Batch, staged: Staged) -> set[int]:
 # --- SQLite ------------------------------------------------------------------------------------
 
 
+# As `_LINES_TEXT` for PostgreSQL: each shared tuple of lines as the values SQLite is given,
+# adapted once (decimals as text, dates in ISO form, as the driver's adapters would each time).
+_LINES_VALUES: dict[int, tuple[tuple[DraftLine, ...], tuple[tuple[object, ...], ...]]] = {}
+
+
+def _sqlite_value(value: object) -> object:
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+        return value.isoformat()
+    return value
+
+
+def _lines_values(lines: tuple[DraftLine, ...]) -> tuple[tuple[object, ...], ...]:
+    found = _LINES_VALUES.get(id(lines))
+    if found is not None and found[0] is lines:
+        return found[1]
+    if len(_LINES_VALUES) >= MAX_LINES_CACHED:
+        _LINES_VALUES.clear()
+    values = tuple(tuple(map(_sqlite_value, _line_values(line))) for line in lines)
+    _LINES_VALUES[id(lines)] = (lines, values)
+    return values
+
+
 def _write_sqlite(batch: Batch, rows: Sequence[BillRow]) -> set[int]:
     bill_table = Bill._meta.db_table
     line_table = BillLine._meta.db_table
@@ -348,9 +372,9 @@ def _write_sqlite(batch: Batch, rows: Sequence[BillRow]) -> set[int]:
             f"INSERT INTO {line_table} ({', '.join(LINE_COLUMNS)}) "  # noqa: S608
             f"VALUES ({', '.join('?' * len(LINE_COLUMNS))})",
             [
-                (bill_id, *_line_values(line), batch.by_id, at)
+                (bill_id, *values, batch.by_id, at)
                 for bill_id, house_id, _, _ in inserted
-                for line in by_house[house_id].lines
+                for values in _lines_values(by_house[house_id].lines)
             ],
         )
         raw.executemany(

@@ -18,9 +18,11 @@ import queue
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any, NamedTuple
 
-from django.db import DEFAULT_DB_ALIAS, connections
+from django.db import DEFAULT_DB_ALIAS, connection, connections
+from django.db.models import DecimalField, QuerySet
 
 from heatdesk.billing import bulk, run_plan
 from heatdesk.billing.calculation import SeasonDates
@@ -65,18 +67,60 @@ class Planned(NamedTuple):
     staged: bulk.Staged | None
 
 
+class _Areas(dict[object, Decimal]):
+    """A house area as Django reads it from SQLite (a float made a 2-place Decimal), made once
+    per distinct stored value: a city has far fewer distinct areas than houses, and Django's
+    converter, run for every row, cost more than reading the row."""
+
+    def __init__(self, field: str) -> None:
+        super().__init__()
+        decimal_field = House._meta.get_field(field)
+        assert isinstance(decimal_field, DecimalField)  # noqa: S101 - the model says so
+        self.column = decimal_field.get_col(House._meta.db_table)
+        self.convert = connection.ops.get_decimalfield_converter(self.column)  # type: ignore[attr-defined]
+
+    def __missing__(self, value: object) -> Decimal:
+        found: Decimal = self.convert(value, self.column, connection)
+        if len(self) < MAX_AREAS_CACHED:
+            self[value] = found
+        return found
+
+
+MAX_AREAS_CACHED = 100_000
+_AREAS: dict[str, _Areas] = {}
+
+
+def _rows(batch: QuerySet[House], columns: Sequence[str]) -> list[tuple[Any, ...]]:
+    """`batch.values_list(*columns)` as tuples; on SQLite without Django's per-row converters
+    (the columns hold no value that needs one but the two areas, converted through `_Areas`)."""
+    rows = batch.values_list(*columns)
+    if connection.vendor != "sqlite":
+        return list(rows)
+    sql, params = rows.query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        raw = cursor.fetchall()
+    at = [columns.index("building_area"), columns.index("heated_area")]
+    areas = [
+        _AREAS.get(columns[i]) or _AREAS.setdefault(columns[i], _Areas(columns[i])) for i in at
+    ]
+    answer = []
+    for row in raw:
+        values = list(row)
+        for i, area in zip(at, areas, strict=True):
+            values[i] = area[values[i]]
+        answer.append(tuple(values))
+    return answer
+
+
 def houses_read(*, after: int, context: Context, lock: bool) -> list[run_plan.HouseRow]:
     """The batch's houses, every column a plan and the tally use; locked when `lock` (in id
     order, and only them, not their units or communities)."""
     batch = House.objects.filter(pk__gt=after, pk__lte=context.last_house_id).order_by("pk")
     if lock:
         batch = batch.select_for_update(of=("self",))
-    return list(
-        map(
-            run_plan.HouseRow._make,
-            batch.values_list(*run_plan.HOUSE_COLUMNS)[: context.batch_size],
-        )
-    )
+    rows = _rows(batch[: context.batch_size], run_plan.HOUSE_COLUMNS)
+    return list(map(run_plan.HouseRow._make, rows))
 
 
 def versions_read(*, after: int, context: Context, lock: bool) -> list[tuple[object, ...]]:
@@ -84,7 +128,7 @@ def versions_read(*, after: int, context: Context, lock: bool) -> list[tuple[obj
     batch = House.objects.filter(pk__gt=after, pk__lte=context.last_house_id).order_by("pk")
     if lock:
         batch = batch.select_for_update()
-    return list(batch.values_list(*run_plan.VERSION_COLUMNS)[: context.batch_size])
+    return _rows(batch[: context.batch_size], run_plan.VERSION_COLUMNS)
 
 
 def plan_batch(
