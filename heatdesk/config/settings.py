@@ -263,6 +263,10 @@ PAYMENTS_ORDER_EXPIRE_MINUTES = env_int("PAYMENTS_ORDER_EXPIRE_MINUTES", 30)
 PAYMENTS_DOUBLE_PAYMENT = env_str("PAYMENTS_DOUBLE_PAYMENT", "credit")
 if PAYMENTS_DOUBLE_PAYMENT not in {"credit", "refund"}:
     raise ImproperlyConfigured("PAYMENTS_DOUBLE_PAYMENT must be credit or refund")
+# On PostgreSQL a plain confirmed payment (one house, open bills, no credit, no late fee or
+# early discount to fix) is settled by one statement, payments_notify_settle; off, every
+# notify takes the Python path, as on SQLite. Both write the same rows.
+PAYMENTS_SETTLE_IN_DATABASE = env_bool("PAYMENTS_SETTLE_IN_DATABASE", default=True)
 # The janitor queries an open order or refund again after each of these delays (seconds); after
 # the last one it is left for finance (an alert in the staff view).
 PAYMENTS_JANITOR_BACKOFF_SECONDS = [

@@ -36,9 +36,7 @@ _OUT_TRADE_NO_MAX = 32
 def settles_in_database() -> bool:
     """Whether this connection settles the common case in the database (PostgreSQL, unless
     PAYMENTS_SETTLE_IN_DATABASE is off)."""
-    return connection.vendor == "postgresql" and getattr(
-        settings, "PAYMENTS_SETTLE_IN_DATABASE", True
-    )
+    return connection.vendor == "postgresql" and settings.PAYMENTS_SETTLE_IN_DATABASE
 
 
 class Answer(NamedTuple):
