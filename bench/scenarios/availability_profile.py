@@ -6,17 +6,21 @@ can share a database with nothing else of the bench), then times N calls and pri
     DJANGO_SETTINGS_MODULE=heatdesk.config.settings_test \\
       DATABASE_URL=postgres://postgres@127.0.0.1:5432/<db> \\
       .venv/bin/python -m bench.scenarios.availability_profile --runs 9 [--profile] \\
-      [--compare /tmp/old_selectors.py] [--request]
+      [--compare /tmp/old_selectors.py] [--request [--freeze]]
 
 Only the selector is timed (no HTTP, no serialisation of the answer), unless `--request`: then
 the whole GET /api/v1/bookings/availability goes through Django's test client as a resident with
 a token (middleware, auth, the selector, the answer's schema and JSON; no HTTP server), and
-`--profile` profiles that.
+`--profile` profiles that. It also counts the garbage collector's passes per generation during
+the timed requests and how long they took: a full (generation 2) pass walks every object the
+process loaded, so it is the slow tail. `--freeze` calls `gc.freeze()` first (after a warm-up
+request), as a server would after start-up, to compare.
 """
 
 import argparse
 import cProfile
 import datetime as dt
+import gc
 import importlib.util
 import os
 import pstats
@@ -93,6 +97,9 @@ def main(argv: list[str] | None = None) -> None:
         "--request", action="store_true", help="time the whole API request, not the selector"
     )
     parser.add_argument(
+        "--freeze", action="store_true", help="with --request: gc.freeze() before timing"
+    )
+    parser.add_argument(
         "--compare",
         type=Path,
         help="another version of heatdesk/bookings/selectors.py (e.g. from `git show`), timed "
@@ -135,7 +142,7 @@ def main(argv: list[str] | None = None) -> None:
         )
 
     if args.request:
-        _time_requests(first_day, args.runs, profile=args.profile)
+        _time_requests(first_day, args.runs, profile=args.profile, freeze=args.freeze)
         return
 
     answers = {name: once(module) for name, module in versions.items()}  # warm up
@@ -164,7 +171,7 @@ def main(argv: list[str] | None = None) -> None:
         pstats.Stats(profiler).sort_stats("cumulative").print_stats(30)
 
 
-def _time_requests(first_day: dt.date, runs: int, *, profile: bool) -> None:
+def _time_requests(first_day: dt.date, runs: int, *, profile: bool, freeze: bool) -> None:
     """The whole API request in-process, as a resident with a token: CPU and wall per answer."""
     from django.test import Client
 
@@ -187,18 +194,42 @@ def _time_requests(first_day: dt.date, runs: int, *, profile: bool) -> None:
         return len(response.content)
 
     size = get()  # warm up
+    if freeze:
+        gc.collect()
+        gc.freeze()
+    passes: dict[int, list[float]] = {0: [], 1: [], 2: []}
+    began: list[float] = []
+
+    def watch(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            began.append(time.perf_counter())
+        elif began:
+            passes[info["generation"]].append((time.perf_counter() - began.pop()) * 1000)
+
     walls, cpus = [], []
-    for _ in range(runs):
-        cpu0, wall0 = time.process_time(), time.perf_counter()
-        get()
-        cpus.append((time.process_time() - cpu0) * 1000)
-        walls.append((time.perf_counter() - wall0) * 1000)
+    gc.callbacks.append(watch)
+    try:
+        for _ in range(runs):
+            cpu0, wall0 = time.process_time(), time.perf_counter()
+            get()
+            cpus.append((time.process_time() - cpu0) * 1000)
+            walls.append((time.perf_counter() - wall0) * 1000)
+    finally:
+        gc.callbacks.remove(watch)
     load = os.getloadavg()
     print(
         f"availability request in-process: {size} bytes, wall median {statistics.median(walls):.1f}"
-        f" ms (min {min(walls):.1f}, max {max(walls):.1f}), this process's CPU median "
+        f" ms (min {min(walls):.1f}, p99 {_p99(walls):.1f}, max {max(walls):.1f}), this "
+        f"process's CPU median "
         f"{statistics.median(cpus):.1f} ms over {runs} runs; load average {load[0]:.2f}"
     )
+    for generation, took in passes.items():
+        if took:
+            print(
+                f"   gc generation {generation}{' (frozen heap)' if freeze else ''}: "
+                f"{len(took)} passes in {runs} requests, median {statistics.median(took):.2f} "
+                f"ms, max {max(took):.1f} ms"
+            )
     if profile:
         profiler = cProfile.Profile()
         profiler.enable()
@@ -207,6 +238,10 @@ def _time_requests(first_day: dt.date, runs: int, *, profile: bool) -> None:
         profiler.disable()
         pstats.Stats(profiler).sort_stats("tottime").print_stats(35)
         pstats.Stats(profiler).sort_stats("cumulative").print_stats(45)
+
+
+def _p99(values: list[float]) -> float:
+    return statistics.quantiles(values, n=100)[98] if len(values) > 1 else values[0]
 
 
 if __name__ == "__main__":
