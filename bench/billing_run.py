@@ -29,6 +29,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from bench.seed import season_open_with_tariffs
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 TARGETS = {"pg": 30.0, "sqlite": 60.0}
@@ -126,7 +128,6 @@ def phase_setup(db: str, url: str, houses: int) -> dict[str, Any]:
     from django.core.management import call_command
     from django.db import connection, transaction
 
-    from heatdesk.billing import services
     from heatdesk.billing.models import HeatingSeason
     from heatdesk.core import clock
     from heatdesk.estates.models import Building, Community, House, Unit
@@ -182,29 +183,9 @@ def phase_setup(db: str, url: str, houses: int) -> dict[str, Any]:
     }
     import datetime as dt
 
-    season = services.season_create(
-        by=None, **{k: (v if k == "code" else dt.date.fromisoformat(v)) for k, v in fields.items()}
+    season = season_open_with_tariffs(
+        dates={k: (v if k == "code" else dt.date.fromisoformat(v)) for k, v in fields.items()}
     )
-    services.season_open(season=season, by=None)
-    for usage, user_type, price, extra in (
-        ("residential", "normal", "25.00", {}),
-        (
-            "residential",
-            "low_income",
-            "25.00",
-            {"relief_ratio": Decimal("0.50"), "relief_funding_source": "市民政局"},
-        ),
-        ("non_residential", "normal", "40.00", {"surcharge_ratio": Decimal("0.05")}),
-    ):
-        services.tariff_create(
-            season=season,
-            usage_type=usage,
-            user_type=user_type,
-            by=None,
-            pricing="area",
-            area_price=Decimal(price),
-            **extra,
-        )
     assert HeatingSeason.objects.get(pk=season.pk).status == "open"
     return {"migrate_s": round(migrated, 1), "seed_s": round(seeded, 1), "houses": houses}
 

@@ -50,6 +50,79 @@ def _phone(rng: random.Random, used: set[str]) -> str:
     raise RuntimeError("could not draw a fresh phone number")
 
 
+def residents_create(phones: list[str]) -> list[Any]:
+    """Residents, one per phone: verified, the privacy policy accepted, in the resident group."""
+    from django.conf import settings
+    from django.contrib.auth.models import Group
+
+    from heatdesk.accounts.models import User
+    from heatdesk.accounts.roles import ROLE_RESIDENT
+    from heatdesk.accounts.services import phone_hash
+    from heatdesk.core import clock
+
+    now = clock.now()
+    users = []
+    for phone in phones:
+        user = User(
+            phone=phone,
+            phone_hash=phone_hash(phone),
+            phone_verified_at=now,
+            privacy_version=settings.PRIVACY_POLICY_VERSION,
+            privacy_accepted_at=now,
+        )
+        user.set_unusable_password()
+        users.append(user)
+    users = User.objects.bulk_create(users, batch_size=2000)
+    group = Group.objects.get(name=ROLE_RESIDENT)
+    User.groups.through.objects.bulk_create(
+        (User.groups.through(user_id=u.pk, group_id=group.pk) for u in users), batch_size=2000
+    )
+    return users
+
+
+def season_open_with_tariffs(*, dates: dict[str, Any] | None = None) -> Any:
+    """An open season with area tariffs for the seeded houses' three kinds: residential 25.00
+    元/㎡ (low-income with half of it as relief), non-residential 40.00 元/㎡ with a 5 %
+    surcharge. `dates`: the season's code and dates; by default a season that began
+    heating ten days ago, bills issued, payment due in a month."""
+    from heatdesk.billing import services
+    from heatdesk.core import clock
+
+    if dates is None:
+        today = clock.local_today()
+        start = today - dt.timedelta(days=10)
+        dates = {
+            "code": f"{start.year}-{start.year + 1}",
+            "heating_start": start,
+            "heating_end": today + dt.timedelta(days=110),
+            "bill_issue_date": today - dt.timedelta(days=40),
+            "payment_due_date": today + dt.timedelta(days=30),
+            "stop_apply_deadline": today - dt.timedelta(days=50),
+        }
+    season = services.season_create(by=None, **dates)
+    services.season_open(season=season, by=None)
+    for usage, user_type, price, extra in (
+        ("residential", "normal", "25.00", {}),
+        (
+            "residential",
+            "low_income",
+            "25.00",
+            {"relief_ratio": Decimal("0.50"), "relief_funding_source": "市民政局"},
+        ),
+        ("non_residential", "normal", "40.00", {"surcharge_ratio": Decimal("0.05")}),
+    ):
+        services.tariff_create(
+            season=season,
+            usage_type=usage,
+            user_type=user_type,
+            by=None,
+            pricing="area",
+            area_price=Decimal(price),
+            **extra,
+        )
+    return season
+
+
 def seed_read_rows(*, rows: int) -> None:
     """`rows` bill-shaped rows for the one-row-read ceiling, in one INSERT … SELECT."""
     from django.db import connection
@@ -75,11 +148,9 @@ def seed_estate(*, residents: int, seed: int, tokens_file: Path) -> dict[str, in
     import secrets
 
     from django.conf import settings
-    from django.contrib.auth.models import Group
     from django.db import transaction
 
-    from heatdesk.accounts.models import ApiToken, PrivacyConsent, User
-    from heatdesk.accounts.roles import ROLE_RESIDENT
+    from heatdesk.accounts.models import ApiToken, PrivacyConsent
     from heatdesk.accounts.services import phone_hash, token_issue
     from heatdesk.core import clock
     from heatdesk.estates.models import Building, Community, House, HouseBinding, Unit
@@ -130,23 +201,7 @@ def seed_estate(*, residents: int, seed: int, tokens_file: Path) -> dict[str, in
                     )
         houses = House.objects.bulk_create(house_objs, batch_size=2000)
 
-        users = []
-        for _ in range(residents):
-            phone = _phone(rng, phones)
-            user = User(
-                phone=phone,
-                phone_hash=phone_hash(phone),
-                phone_verified_at=now,
-                privacy_version=settings.PRIVACY_POLICY_VERSION,
-                privacy_accepted_at=now,
-            )
-            user.set_unusable_password()
-            users.append(user)
-        users = User.objects.bulk_create(users, batch_size=2000)
-        group = Group.objects.get(name=ROLE_RESIDENT)
-        User.groups.through.objects.bulk_create(
-            User.groups.through(user_id=u.pk, group_id=group.pk) for u in users
-        )
+        users = residents_create([_phone(rng, phones) for _ in range(residents)])
         PrivacyConsent.objects.bulk_create(
             PrivacyConsent(user=u, version=settings.PRIVACY_POLICY_VERSION, ip="127.0.0.1")
             for u in users

@@ -36,6 +36,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from bench.seed import residents_create, season_open_with_tariffs
+
 ORDERS_FILE = "notify-settle-orders.jsonl"
 TALLY_FILE = "notify-settle.tally"  # the Lua script's running totals: sent ok other
 CHECK_FILE = "notify-settle-check.json"  # what the check sent outside the load
@@ -50,13 +52,7 @@ def order_count() -> int:
 
 def _estate(count: int) -> list[Any]:
     """A 小区 of `count` heated residential homes, and a payer bound to every five of them."""
-    from django.conf import settings
-    from django.contrib.auth.models import Group
 
-    from heatdesk.accounts.models import User
-    from heatdesk.accounts.roles import ROLE_RESIDENT
-    from heatdesk.accounts.services import phone_hash
-    from heatdesk.core import clock
     from heatdesk.estates.models import Building, Community, House, HouseBinding, Unit
 
     community = Community.objects.create(code=COMMUNITY, name="压测小区", district="和平区")
@@ -86,24 +82,8 @@ def _estate(count: int) -> list[Any]:
         ),
         batch_size=2000,
     )
-    now = clock.now()
-    payers = []
-    for n in range(-(-count // HOUSES_PER_PAYER)):
-        phone = f"120{n:08d}"  # the seeded residents' numbers start 13–19
-        user = User(
-            phone=phone,
-            phone_hash=phone_hash(phone),
-            phone_verified_at=now,
-            privacy_version=settings.PRIVACY_POLICY_VERSION,
-            privacy_accepted_at=now,
-        )
-        user.set_unusable_password()
-        payers.append(user)
-    payers = User.objects.bulk_create(payers, batch_size=2000)
-    group = Group.objects.get(name=ROLE_RESIDENT)
-    User.groups.through.objects.bulk_create(
-        (User.groups.through(user_id=u.pk, group_id=group.pk) for u in payers), batch_size=2000
-    )
+    # The seeded residents' numbers start 13–19.
+    payers = residents_create([f"120{n:08d}" for n in range(-(-count // HOUSES_PER_PAYER))])
     HouseBinding.objects.bulk_create(
         (
             HouseBinding(user=payers[n // HOUSES_PER_PAYER], house=house, relation="owner")
@@ -116,41 +96,9 @@ def _estate(count: int) -> list[Any]:
 
 def _season_and_bills() -> Any:
     """An open season whose payment is due in a month, billed by the real billing run."""
-    from heatdesk.billing import services
     from heatdesk.billing.services import runs
-    from heatdesk.core import clock
 
-    today = clock.local_today()
-    start = today - dt.timedelta(days=10)
-    season = services.season_create(
-        by=None,
-        code=f"{start.year}-{start.year + 1}",
-        heating_start=start,
-        heating_end=today + dt.timedelta(days=110),
-        bill_issue_date=today - dt.timedelta(days=40),
-        payment_due_date=today + dt.timedelta(days=30),
-        stop_apply_deadline=today - dt.timedelta(days=50),
-    )
-    services.season_open(season=season, by=None)
-    for usage, user_type, price, extra in (
-        ("residential", "normal", "25.00", {}),
-        (
-            "residential",
-            "low_income",
-            "25.00",
-            {"relief_ratio": Decimal("0.50"), "relief_funding_source": "市民政局"},
-        ),
-        ("non_residential", "normal", "40.00", {"surcharge_ratio": Decimal("0.05")}),
-    ):
-        services.tariff_create(
-            season=season,
-            usage_type=usage,
-            user_type=user_type,
-            by=None,
-            pricing="area",
-            area_price=Decimal(price),
-            **extra,
-        )
+    season = season_open_with_tariffs()
     run = runs.billing_run_start(season=season, by=None, background=False)
     run = runs.billing_run_process(run_id=run.pk)
     runs.billing_run_commit(run=run, by=None, background=False)

@@ -19,9 +19,10 @@ Django is imported inside the functions: the scenario registry imports this modu
 
 import argparse
 import datetime as dt
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
+
+from bench.seed import season_open_with_tariffs
 
 PAGES_FILE = "resident-pages.txt"
 TALLY_FILE = "resident-pages.tally"  # "ok other", added to by every wrk run
@@ -41,44 +42,12 @@ PAGE_NAMES = (
 
 def _open_season() -> Any:
     """The open season, or a new one with the tariffs of the seeded city's house kinds."""
-    from heatdesk.billing import services
     from heatdesk.billing.models import HeatingSeason
-    from heatdesk.core import clock
 
     season = HeatingSeason.objects.filter(status=HeatingSeason.Status.OPEN).first()
     if season is not None:
         return season
-    today = clock.local_today()
-    start = today - dt.timedelta(days=10)
-    season = services.season_create(
-        by=None,
-        code=f"{start.year}-{start.year + 1}",
-        heating_start=start,
-        heating_end=today + dt.timedelta(days=110),
-        bill_issue_date=today - dt.timedelta(days=40),
-        payment_due_date=today + dt.timedelta(days=30),
-        stop_apply_deadline=today - dt.timedelta(days=50),
-    )
-    services.season_open(season=season, by=None)
-    for usage, user_type, extra in (
-        ("residential", "normal", {}),
-        (
-            "residential",
-            "low_income",
-            {"relief_ratio": Decimal("0.50"), "relief_funding_source": "市民政局"},
-        ),
-        ("non_residential", "normal", {"surcharge_ratio": Decimal("0.05")}),
-    ):
-        services.tariff_create(
-            season=season,
-            usage_type=usage,
-            user_type=user_type,
-            by=None,
-            pricing="area",
-            area_price=Decimal("25.00"),
-            **extra,
-        )
-    return season
+    return season_open_with_tariffs()
 
 
 def _repair_service(communities: list[Any]) -> Any:
