@@ -113,22 +113,23 @@ def _rows(batch: QuerySet[House], columns: Sequence[str]) -> list[tuple[Any, ...
     return answer
 
 
-def houses_read(*, after: int, context: Context, lock: bool) -> list[run_plan.HouseRow]:
-    """The batch's houses, every column a plan and the tally use; locked when `lock` (in id
-    order, and only them, not their units or communities)."""
-    batch = House.objects.filter(pk__gt=after, pk__lte=context.last_house_id).order_by("pk")
+def houses_read(*, after: int, last: int, size: int, lock: bool) -> list[run_plan.HouseRow]:
+    """The batch's houses (the first `size` with ids in (after, last]), every column a plan and
+    the tally use; locked when `lock` (in id order, and only them, not their units or
+    communities)."""
+    batch = House.objects.filter(pk__gt=after, pk__lte=last).order_by("pk")
     if lock:
         batch = batch.select_for_update(of=("self",))
-    rows = _rows(batch[: context.batch_size], run_plan.HOUSE_COLUMNS)
+    rows = _rows(batch[:size], run_plan.HOUSE_COLUMNS)
     return list(map(run_plan.HouseRow._make, rows))
 
 
-def versions_read(*, after: int, context: Context, lock: bool) -> list[tuple[object, ...]]:
+def versions_read(*, after: int, last: int, size: int, lock: bool) -> list[tuple[object, ...]]:
     """The same houses as `houses_read`, only what their plans depend on (no joins)."""
-    batch = House.objects.filter(pk__gt=after, pk__lte=context.last_house_id).order_by("pk")
+    batch = House.objects.filter(pk__gt=after, pk__lte=last).order_by("pk")
     if lock:
         batch = batch.select_for_update()
-    return _rows(batch[: context.batch_size], run_plan.VERSION_COLUMNS)
+    return _rows(batch[:size], run_plan.VERSION_COLUMNS)
 
 
 def plan_batch(
@@ -207,7 +208,9 @@ class ReadAhead:
         try:
             context = self._context_read()
             while not self._stop.is_set():
-                houses = houses_read(after=after, context=context, lock=False)
+                houses = houses_read(
+                    after=after, last=context.last_house_id, size=context.batch_size, lock=False
+                )
                 if not houses:
                     break
                 billed = self._billed_read(

@@ -341,24 +341,23 @@ def _step(run_id: int, ahead: run_ahead.Planned | None) -> int | None:
         season = run.season
         if committing and season.status != HeatingSeason.Status.OPEN:
             raise RunStale(f"{season.code}采暖季已不在进行中，开账暂停。")
-        context = _context(run)
         # Committing, the batch's houses are locked (in id order, and only them, not their
         # units or communities) in the query that reads them: a payment, an issue or a 报停
         # approval for one of them either finished before — and we read what it wrote, as
         # PostgreSQL returns the latest version of a row it had to wait for — or waits for
         # this batch. A plan made ahead is used only if it saw the same houses as they are now.
         houses: list[run_plan.HouseRow] | None = None
+        batch = {"after": run.cursor, "last": run.last_house_id, "size": run.batch_size}
         if ahead is not None and ahead.after == run.cursor and ahead.houses:
-            now_versions = run_ahead.versions_read(
-                after=run.cursor, context=context, lock=committing
-            )
+            now_versions = run_ahead.versions_read(**batch, lock=committing)
             if now_versions == ahead.versions:
                 houses = ahead.houses
         if houses is None:
-            houses = run_ahead.houses_read(after=run.cursor, context=context, lock=committing)
+            houses = run_ahead.houses_read(**batch, lock=committing)
         if not houses:
             _finish(run)
             return None
+        context = _context(run)
         first, last = houses[0].id, houses[-1].id
         billed = billed_house_ids(season_id=season.pk, first=first, last=last)
         staged: bulk.Staged | None = None
