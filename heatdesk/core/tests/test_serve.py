@@ -195,3 +195,26 @@ def test_runperiodic_loop_runs_the_jobs_and_exits_cleanly_on_a_signal(site, stop
         assert "periodic runner stopped" in log.read_text()
     finally:
         stop_for_good(process)
+
+
+def test_wsgi_module_freezes_the_start_up_heap(site):
+    """Importing the WSGI application loads every URLconf and freezes what start-up made, so a
+    full garbage collection in a request no longer walks it; the app still answers."""
+    probe = (
+        "import gc; assert gc.get_freeze_count() == 0\n"
+        "from heatdesk.config.wsgi import application\n"
+        "import sys\n"
+        "print(gc.get_freeze_count(), 'heatdesk.bookings.api' in sys.modules)\n"
+    )
+    done = subprocess.run(  # noqa: S603 - our own interpreter and code
+        [sys.executable, "-c", probe],
+        cwd=settings.BASE_DIR,
+        env=site["env"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    frozen, api_loaded = done.stdout.split()
+    assert int(frozen) > 50_000
+    assert api_loaded == "True"
