@@ -8,7 +8,7 @@ import datetime as dt
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse
-from ninja import Header, Router, Status
+from ninja import Header, Router
 
 from heatdesk.accounts.auth import resident_ready
 from heatdesk.accounts.models import User
@@ -23,6 +23,7 @@ from heatdesk.bookings.api_common import (
 )
 from heatdesk.bookings.api_staff import router as staff_router
 from heatdesk.bookings.availability_json import availability_response
+from heatdesk.bookings.booking_json import booking_response
 from heatdesk.bookings.links import code_from_token
 from heatdesk.bookings.models import Booking
 from heatdesk.bookings.presenters import booking_out, service_out
@@ -82,7 +83,7 @@ def create(
     request: HttpRequest,
     payload: BookingCreateIn,
     idempotency_key: str | None = Header(None, alias="Idempotency-Key"),
-) -> Status[Any]:
+) -> HttpResponse:
     """Books `starts_at` for the caller (201), or holds it for the service's hold minutes when
     `hold` is true (confirm with `/confirm`). Needs an `Idempotency-Key` header: repeating the
     request with the same key returns the first booking (200) and books nothing more.
@@ -117,8 +118,9 @@ def create(
     if not created:
         # A replay: the first request's booking, as it is now.
         booking = selectors.booking_get_for_resident(resident=user, booking_id=booking.public_id)
-    # A new booking carries its service, resource, house and history already.
-    return Status(201 if created else 200, booking_out(booking))
+    # A new booking carries its service, resource, house and history already. Written as
+    # BookingOut's JSON directly (booking_json).
+    return booking_response(booking_out(booking), status=201 if created else 200)
 
 
 @router.get("/bookings", response={200: list[BookingOut], **ERRORS}, summary="My bookings")
