@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ParamSpec, TypeVar
 
-from django.db import IntegrityError, OperationalError, connection
+from django.db import IntegrityError, OperationalError, connection, transaction
 from django.db.models import F
 
 from heatdesk.bookings.models import ACTIVE_STATUSES, Booking, HouseQuota, Resource, Service, Slot
@@ -89,6 +89,20 @@ def busy_answers(func: Callable[P, R]) -> Callable[P, R]:
             raise
 
     return wrapper
+
+
+def unless_busy(work: Callable[[], R]) -> R | None:
+    """Run `work` in a transaction of its own with bounded lock waits, for periodic jobs: None,
+    with nothing written, when a lock wait ran out (a request holds the row; the job's next run
+    takes it) instead of waiting without limit or failing the whole job."""
+    try:
+        with transaction.atomic():
+            bound_lock_wait()
+            return work()
+    except OperationalError as exc:
+        if is_lock_timeout(exc):
+            return None
+        raise
 
 
 def bound_lock_wait() -> None:

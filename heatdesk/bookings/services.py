@@ -7,6 +7,7 @@ history row (`transitions.py`); SMS notices are queued in the same transaction.
 """
 
 import datetime as dt
+import functools
 import hashlib
 from collections.abc import Callable
 from contextlib import nullcontext
@@ -18,7 +19,7 @@ from django.db.models import F, Q
 from heatdesk.accounts.models import User
 from heatdesk.audit.services import audit_record
 from heatdesk.bookings import capacity, notices, quick_create
-from heatdesk.bookings.capacity import Ledger, SlotTaken
+from heatdesk.bookings.capacity import Ledger, SlotTaken, unless_busy
 from heatdesk.bookings.models import ACTIVE_STATUSES, Booking, BookingEvent, Resource, Service
 from heatdesk.bookings.selectors import bookable_window, offers_at
 from heatdesk.bookings.transitions import cas_status, event_record, expire_stale_holds
@@ -704,9 +705,24 @@ def booking_record_outcome(
 # Periodic jobs ---------------------------------------------------------------------------------
 
 
+def _expire(*, booking: Booking, now: dt.datetime) -> bool:
+    was = booking.status
+    held = was == Booking.Status.HELD
+    reason = "保留超时" if held else "未在开始前审核"
+    guard = Q(hold_expires_at__lte=now) if held else Q(starts_at__lte=now)
+    if not cas_status(
+        booking=booking, to=Booking.Status.EXPIRED, actor=None, now=now, reason=reason, guard=guard
+    ):
+        return False
+    if was == Booking.Status.PENDING:
+        notices.notify(booking, notices.SMS_CANCELLED, reason="未能在开始前完成审核")
+    return True
+
+
 def holds_expire(*, now: dt.datetime | None = None, batch: int = 500) -> int:
     """Expire run-out holds and pending bookings whose time has come without approval. Safe to
-    run twice or in two runners: each expiry is a compare-and-set."""
+    run twice or in two runners: each expiry is a compare-and-set. A booking whose locks a
+    request holds longer than the lock timeout is left for the next run."""
     now = now or clock.now()
     stale = list(
         Booking.objects.select_related("service", "resource", "house__unit__building")
@@ -718,31 +734,27 @@ def holds_expire(*, now: dt.datetime | None = None, batch: int = 500) -> int:
     )
     expired = 0
     for booking in stale:
-        with transaction.atomic():
-            reason = "保留超时" if booking.status == Booking.Status.HELD else "未在开始前审核"
-            guard = (
-                Q(hold_expires_at__lte=now)
-                if booking.status == Booking.Status.HELD
-                else Q(starts_at__lte=now)
-            )
-            was = booking.status
-            if cas_status(
-                booking=booking,
-                to=Booking.Status.EXPIRED,
-                actor=None,
-                now=now,
-                reason=reason,
-                guard=guard,
-            ):
-                expired += 1
-                if was == Booking.Status.PENDING:
-                    notices.notify(booking, notices.SMS_CANCELLED, reason="未能在开始前完成审核")
+        if unless_busy(functools.partial(_expire, booking=booking, now=now)):
+            expired += 1
     return expired
+
+
+def _remind(*, booking: Booking, now: dt.datetime) -> bool:
+    claimed = Booking.objects.filter(
+        pk=booking.pk, status=Booking.Status.CONFIRMED, reminder_sent_at=None
+    ).update(reminder_sent_at=now)
+    if not claimed:
+        return False  # another runner reminded it first
+    booking.reminder_sent_at = now
+    notices.notify(booking, notices.SMS_REMINDER)
+    event_record(booking=booking, kind=BookingEvent.Kind.REMINDED, actor=None)
+    return True
 
 
 def reminders_send(*, now: dt.datetime | None = None, batch: int = 500) -> int:
     """Send the reminder SMS of confirmed bookings that are due. Each booking is reminded once:
-    `reminder_sent_at` is set by a compare-and-set in the transaction that queues the SMS."""
+    `reminder_sent_at` is set by a compare-and-set in the transaction that queues the SMS; a
+    booking a request holds locked past the lock timeout is reminded by the next run."""
     now = now or clock.now()
     due = list(
         Booking.objects.select_related("service")
@@ -756,35 +768,35 @@ def reminders_send(*, now: dt.datetime | None = None, batch: int = 500) -> int:
     )
     sent = 0
     for booking in due:
-        with transaction.atomic():
-            claimed = Booking.objects.filter(
-                pk=booking.pk, status=Booking.Status.CONFIRMED, reminder_sent_at=None
-            ).update(reminder_sent_at=now)
-            if not claimed:
-                continue  # another runner reminded it first
-            booking.reminder_sent_at = now
-            notices.notify(booking, notices.SMS_REMINDER)
-            event_record(booking=booking, kind=BookingEvent.Kind.REMINDED, actor=None)
+        if unless_busy(functools.partial(_remind, booking=booking, now=now)):
             sent += 1
     return sent
 
 
-def slots_reconcile() -> int:
-    """Repair slot counters that drifted from the count of active bookings (nightly); returns
-    how many were fixed. Each slot is corrected under its row lock."""
+def _slot_reconcile(*, slot_id: int) -> bool:
     from django.db.models import Count
 
+    from heatdesk.bookings.models import Slot
+
+    slot = Slot.objects.select_for_update().get(pk=slot_id)
+    actual = Booking.objects.filter(slot_id=slot_id, status__in=ACTIVE_STATUSES).aggregate(
+        n=Count("id")
+    )["n"]
+    if actual == slot.booked:
+        return False
+    Slot.objects.filter(pk=slot_id).update(booked=min(actual, slot.capacity))
+    return True
+
+
+def slots_reconcile() -> int:
+    """Repair slot counters that drifted from the count of active bookings (nightly); returns
+    how many were fixed. Each slot is corrected under its row lock; one a request holds past
+    the lock timeout waits for the next run."""
     from heatdesk.bookings.models import Slot
 
     fixed = 0
     now = clock.now()
     for slot_id in Slot.objects.filter(ends_at__gt=now).values_list("pk", flat=True):
-        with transaction.atomic():
-            slot = Slot.objects.select_for_update().get(pk=slot_id)
-            actual = Booking.objects.filter(slot_id=slot_id, status__in=ACTIVE_STATUSES).aggregate(
-                n=Count("id")
-            )["n"]
-            if actual != slot.booked:
-                Slot.objects.filter(pk=slot_id).update(booked=min(actual, slot.capacity))
-                fixed += 1
+        if unless_busy(functools.partial(_slot_reconcile, slot_id=slot_id)):
+            fixed += 1
     return fixed

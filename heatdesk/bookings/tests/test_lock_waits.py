@@ -114,3 +114,37 @@ def test_other_database_errors_are_not_turned_into_busy():
     assert capacity.is_lock_timeout(OperationalError("database is locked"))
     assert not capacity.is_lock_timeout(OperationalError("disk I/O error"))
     assert not capacity.is_lock_timeout(OperationalError("no such table: bookings_slot"))
+
+
+def test_periodic_jobs_leave_a_busy_row_for_their_next_run(
+    shared_database, clock, monkeypatch, counter, window
+):
+    import datetime as dt
+
+    from heatdesk.bookings import services
+    from heatdesk.bookings.tests.factories import at, plain_users
+
+    # given a hold that ran out, and a slot counter that drifted, both on the window's slots
+    user = plain_users(1)[0]
+    hold, _ = services.booking_create(
+        service=counter, starts_at=at(TUESDAY, "10:00"), created_by=user, resident=user, hold=True
+    )
+    Slot.objects.update(booked=2)
+    clock.shift(dt.timedelta(minutes=11))
+    monkeypatch.setattr(capacity, "LOCK_TIMEOUT_MS", WAIT_MS)
+    with locked_by_another_writer(window, table="bookings_slot"):
+        # when the jobs run while a request holds the slot counters
+        expired = services.holds_expire()
+        fixed = services.slots_reconcile()
+    # then they end without waiting for ever or failing, and wrote nothing
+    assert (expired, fixed) == (0, 0)
+    hold.refresh_from_db()
+    assert hold.status == Booking.Status.HELD
+    assert Slot.objects.get().booked == 2
+    assert list(hold.events.values_list("kind", flat=True)) == ["created"]
+    # and their next run, with the lock gone, does the work
+    assert services.holds_expire() == 1
+    assert services.slots_reconcile() == 1
+    hold.refresh_from_db()
+    assert hold.status == Booking.Status.EXPIRED
+    assert Slot.objects.get().booked == 0
