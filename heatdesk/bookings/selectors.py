@@ -183,13 +183,19 @@ def _day_rules_and_plans(
     if params is None:  # no resource: only the calendar (IN () is not valid SQL)
         sql = sql[sql.rindex("UNION ALL ") + len("UNION ALL ") :]
         params = [lo, hi]
+    return day_rules_from_rows(fetch(sql, params, fields))
+
+
+def day_rules_from_rows(
+    rows: Iterable[Sequence[Any]],
+) -> tuple[DayRules, dict[int, dict[int, list[TimeRange]]]]:
+    """`_day_rules_and_plans`' rows — ('p', plan), ('x', exception) and ('c', calendar day) —
+    as the calendar, each resource's exceptions and each resource's weekly plans."""
     calendar: dict[dt.date, DayRule] = {}
     found: dict[int, dict[dt.date, list[TimeRange]]] = defaultdict(dict)
     closed: set[tuple[int, dt.date]] = set()
     weekly: list[tuple[int, int, dt.time, dt.time]] = []
-    for kind, resource_id, weekday, date, is_closed, starts, ends, day_kind in fetch(
-        sql, params, fields
-    ):
+    for kind, resource_id, weekday, date, is_closed, starts, ends, day_kind in rows:
         if kind == "p":
             weekly.append((resource_id, weekday, starts, ends))
         elif kind == "x":

@@ -10,15 +10,13 @@ service) and `selectors._day_rules_and_plans` give.
 
 import datetime as dt
 import functools
-from collections import defaultdict
 from dataclasses import dataclass
-from typing import Any
 
 from django.db import connection
 
 from heatdesk.bookings.models import CalendarDay, DayException, Resource, Service, WorkingHours
-from heatdesk.bookings.rules import DayRule, TimeRange
-from heatdesk.bookings.selectors import DayRules
+from heatdesk.bookings.rules import TimeRange
+from heatdesk.bookings.selectors import DayRules, day_rules_from_rows
 from heatdesk.core.errors import NotFound
 from heatdesk.core.rows import Read, column, fetch_together
 
@@ -62,32 +60,7 @@ def service_with_windows(*, code: str, day: dt.date | None = None) -> tuple[Serv
     ]
     if len(answers) == 1:
         return service, WindowDay(windows=windows)
-    return service, WindowDay(windows=windows, day=day, rules=_day_rules(answers[1]))
-
-
-def _day_rules(rows: list[list[Any]]) -> tuple[DayRules, Plans]:
-    """As `selectors._day_rules_and_plans` shapes its rows."""
-    calendar: dict[dt.date, DayRule] = {}
-    found: dict[int, dict[dt.date, list[TimeRange]]] = defaultdict(dict)
-    closed: set[tuple[int, dt.date]] = set()
-    weekly: list[tuple[int, int, dt.time, dt.time]] = []
-    for kind, resource_id, weekday, date, is_closed, starts, ends, day_kind in rows:
-        if kind == "p":
-            weekly.append((resource_id, weekday, starts, ends))
-        elif kind == "x":
-            day_ranges = found[resource_id].setdefault(date, [])
-            if is_closed:
-                closed.add((resource_id, date))
-            elif starts is not None and ends is not None:
-                day_ranges.append((starts, ends))
-        else:
-            calendar[date] = DayRule(kind=day_kind, as_weekday=weekday)
-    for resource_id, date in closed:
-        found[resource_id][date] = []
-    plans: Plans = {}
-    for resource_id, weekday, starts, ends in sorted(weekly):
-        plans.setdefault(resource_id, {}).setdefault(weekday, []).append((starts, ends))
-    return (calendar, found), plans
+    return service, WindowDay(windows=windows, day=day, rules=day_rules_from_rows(answers[1]))
 
 
 # Only names known to the models are formatted into the SQL below; every value is a parameter.
