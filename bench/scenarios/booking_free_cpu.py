@@ -27,6 +27,7 @@ from collections.abc import Callable
 from typing import Any
 
 from bench.cpu import cpu_per_call
+from bench.seed import residents_create
 
 SERVICES = 20
 STARTS_PER_DAY = 287  # 00:00 … 23:50, every 5 minutes (the plan ends at 23:55)
@@ -42,25 +43,11 @@ def _environment() -> None:
 
 def _resident_token() -> str:
     from django.conf import settings
-    from django.contrib.auth.models import Group
 
-    from heatdesk.accounts.models import PrivacyConsent, User
-    from heatdesk.accounts.roles import ROLE_RESIDENT
-    from heatdesk.accounts.services import phone_hash, token_issue
-    from heatdesk.core import clock
+    from heatdesk.accounts.models import PrivacyConsent
+    from heatdesk.accounts.services import token_issue
 
-    now = clock.now()
-    phone = f"139{secrets.randbelow(10**8):08d}"
-    user = User(
-        phone=phone,
-        phone_hash=phone_hash(phone),
-        phone_verified_at=now,
-        privacy_version=settings.PRIVACY_POLICY_VERSION,
-        privacy_accepted_at=now,
-    )
-    user.set_unusable_password()
-    user.save()
-    user.groups.add(Group.objects.get(name=ROLE_RESIDENT))
+    (user,) = residents_create([f"139{secrets.randbelow(10**8):08d}"])
     PrivacyConsent.objects.create(
         user=user, version=settings.PRIVACY_POLICY_VERSION, ip="127.0.0.1"
     )

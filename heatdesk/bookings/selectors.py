@@ -148,6 +148,20 @@ def _weekly_plans(resource_ids: list[int]) -> dict[int, dict[int, list[TimeRange
     return plans
 
 
+# The fields of `_day_rules_and_plans`' row columns, for decoding them (availability and the
+# booking's one-round-trip read share the rows' shape).
+DAY_RULE_FIELDS = [
+    column(CalendarDay, "kind"),
+    column(WorkingHours, "resource"),
+    column(WorkingHours, "weekday"),
+    column(DayException, "date"),
+    column(DayException, "is_closed"),
+    column(DayException, "starts"),
+    column(DayException, "ends"),
+    column(CalendarDay, "kind"),
+]
+
+
 def _day_rules_and_plans(
     resource_ids: list[int], first: dt.date, last: dt.date
 ) -> tuple[DayRules, dict[int, dict[int, list[TimeRange]]]]:
@@ -169,16 +183,7 @@ def _day_rules_and_plans(
         f"UNION ALL SELECT 'c', NULL, works_as_weekday, date, NULL, NULL, NULL, kind "
         f"FROM {calendar_table} WHERE date BETWEEN %s AND %s"
     )
-    fields = [
-        column(CalendarDay, "kind"),
-        column(WorkingHours, "resource"),
-        column(WorkingHours, "weekday"),
-        column(DayException, "date"),
-        column(DayException, "is_closed"),
-        column(DayException, "starts"),
-        column(DayException, "ends"),
-        column(CalendarDay, "kind"),
-    ]
+    fields = DAY_RULE_FIELDS
     params = [*resource_ids, *resource_ids, lo, hi, lo, hi] if resource_ids else None
     if params is None:  # no resource: only the calendar (IN () is not valid SQL)
         sql = sql[sql.rindex("UNION ALL ") + len("UNION ALL ") :]

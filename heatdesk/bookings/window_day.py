@@ -16,9 +16,9 @@ from django.db import connection
 
 from heatdesk.bookings.models import CalendarDay, DayException, Resource, Service, WorkingHours
 from heatdesk.bookings.rules import TimeRange
-from heatdesk.bookings.selectors import DayRules, day_rules_from_rows
+from heatdesk.bookings.selectors import DAY_RULE_FIELDS, DayRules, day_rules_from_rows
 from heatdesk.core.errors import NotFound
-from heatdesk.core.rows import Read, column, fetch_together
+from heatdesk.core.rows import Read, fetch_together
 
 Plans = dict[int, dict[int, list[TimeRange]]]
 
@@ -103,13 +103,4 @@ _SERVICE_NAMES = [f.attname for f in _SERVICE_FIELDS]
 _RESOURCE_NAMES = [f.attname for f in _RESOURCE_FIELDS]
 _SERVICE_ACTIVE = _SERVICE_NAMES.index("is_active")
 _SERVICE_WINDOWS_FIELDS = [*_SERVICE_FIELDS, *_RESOURCE_FIELDS]
-_DAY_FIELDS = [
-    column(CalendarDay, "kind"),
-    column(WorkingHours, "resource"),
-    column(WorkingHours, "weekday"),
-    column(DayException, "date"),
-    column(DayException, "is_closed"),
-    column(DayException, "starts"),
-    column(DayException, "ends"),
-    column(CalendarDay, "kind"),
-]
+_DAY_FIELDS = DAY_RULE_FIELDS
